@@ -1,0 +1,46 @@
+"""The one exception family of harborbook.
+
+Every failure a user can meet is a ``HarborbookError`` carrying what failed, a
+hint saying what to do next, and (for runbooks) the runbook to see. The CLI and
+the notebooks show these three lines, not our stack.
+"""
+
+from __future__ import annotations
+
+
+class HarborbookError(Exception):
+    """Base class: a message, an optional hint and an optional runbook to see next."""
+
+    def __init__(self, message: str, hint: str | None = None, see: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+        self.see = see
+
+    def __str__(self) -> str:
+        return self.message
+
+    def render(self) -> str:
+        """The short, human form: message, then hint and pointer when present."""
+        lines = [self.message]
+        if self.hint:
+            lines.append(f"hint: {self.hint}")
+        if self.see:
+            lines.append(f"see: {self.see}")
+        return "\n".join(lines)
+
+
+class ParamsError(HarborbookError):
+    """A params file is invalid; the message names file:line and the key path."""
+
+
+class SecretError(HarborbookError):
+    """A secret reference cannot be resolved (names the reference, never a value)."""
+
+
+class RunbookError(HarborbookError):
+    """A runbook step failed; shown as message + hint + the runbook to see next."""
+
+
+class TransportError(HarborbookError):
+    """A remote system (Kubernetes API, database, Redis, HTTP, node shell) failed."""
