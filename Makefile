@@ -1,0 +1,49 @@
+# The README's two commands: `make demo` (the whole job on the local lab) and `make test`.
+# Both set up what they need from a fresh Debian 12 machine: the .venv (reinstalled only when
+# pyproject.toml changes) and the Debian packages the lab needs (installed only when missing).
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+PYTEST_ARGS ?=
+
+.PHONY: demo test venv debs lab-up lab-down golden sync lint clean
+
+demo: venv debs
+	$(BIN)/harborbook lab up
+	$(BIN)/harborbook run --params params/sandbox.yaml
+
+test: venv debs
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $@
+
+debs:
+	@scripts/install-debs lib/harborlab/data/debian-packages.txt tests/debian-packages.txt
+
+lab-up: venv debs
+	$(BIN)/harborbook lab up
+
+lab-down: venv
+	$(BIN)/harborbook lab down
+
+# Re-execute the runbooks against the lab and store their outputs as the golden references.
+golden: venv debs
+	$(BIN)/python -m harborbook.golden runbooks
+
+# Re-pair every runbook notebook with its percent-format script (the newer side wins).
+sync: venv
+	$(BIN)/jupytext --sync runbooks/*.ipynb
+
+lint: venv
+	$(BIN)/lint-imports
+
+clean:
+	rm -rf $(VENV) runs .pytest_cache
