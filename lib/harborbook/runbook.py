@@ -88,7 +88,7 @@ class StepResult:
             lines.append(f"hint: {self.hint}")
         if self.table is not None and not self.table.empty:
             lines.append(self.table.to_string(index=False))
-        return "\n".join(lines)
+        return mask("\n".join(lines))
 
     def _repr_html_(self) -> str:
         colour = _COLOURS[self.status.value]
@@ -100,7 +100,8 @@ class StepResult:
             parts.append(f"<div><i>hint:</i> {html.escape(self.hint)}</div>")
         if self.table is not None and not self.table.empty:
             parts.append(self.table.to_html(index=False, escape=True))
-        return "\n".join(parts)
+        # A step may quote a remote system's error; anything revealed in this kernel is scrubbed.
+        return mask("\n".join(parts))
 
 
 def ok(name: str, summary: str, **kw: Any) -> StepResult:
@@ -159,7 +160,7 @@ class Runbook:
 
     def summary(self) -> pd.DataFrame:
         return pd.DataFrame(
-            [{"step": s.name, "status": s.status.value, "summary": s.summary} for s in self.steps],
+            [{"step": s.name, "status": s.status.value, "summary": mask(s.summary)} for s in self.steps],
             columns=["step", "status", "summary"],
         )
 
@@ -254,6 +255,16 @@ def _display(obj: Any) -> None:
     display(obj)
 
 
+class _Shown:
+    """What the kernel reports as the error value: the masked text of the exception."""
+
+    def __init__(self, text: str):
+        self.text = text
+
+    def __str__(self) -> str:
+        return self.text
+
+
 def _install_short_errors() -> None:
     """In a notebook, show a HarborbookError as message + hint + see, not as a traceback."""
     try:
@@ -269,7 +280,7 @@ def _install_short_errors() -> None:
         lines = [f"{etype.__name__}: {text.splitlines()[0] if text else ''}"] + text.splitlines()[1:]
         stb = [mask(line) for line in lines]
         # IPython leaves showing the structured traceback to the handler.
-        shell._showtraceback(etype, value, stb)
+        shell._showtraceback(etype, _Shown(mask(str(value))), stb)
         return stb
 
     shell.set_custom_exc((HarborbookError,), short)
