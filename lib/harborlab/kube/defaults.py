@@ -1,0 +1,114 @@
+"""Defaulting: the fields the real API server fills in on create and update, as a table by kind.
+
+Runbooks read some of these back (a Service's port protocol and targetPort, a Deployment's
+strategy), so the emulator sets them like the real defaulting code does.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+
+def _container(c: dict) -> None:
+    c.setdefault("terminationMessagePath", "/dev/termination-log")
+    c.setdefault("terminationMessagePolicy", "File")
+    tag = c.get("image", "").rsplit("/", 1)[-1]
+    c.setdefault("imagePullPolicy", "Always" if ":" not in tag or tag.endswith(":latest") else "IfNotPresent")
+    for port in c.get("ports") or []:
+        port.setdefault("protocol", "TCP")
+    c.setdefault("resources", {})
+
+
+def pod_spec(spec: dict) -> None:
+    spec.setdefault("restartPolicy", "Always")
+    spec.setdefault("dnsPolicy", "ClusterFirst")
+    spec.setdefault("schedulerName", "default-scheduler")
+    spec.setdefault("terminationGracePeriodSeconds", 30)
+    spec.setdefault("securityContext", {})
+    for c in spec.get("containers", []) + spec.get("initContainers", []):
+        _container(c)
+    for vol in spec.get("volumes") or []:
+        for kind in ("configMap", "secret"):
+            if kind in vol:
+                vol[kind].setdefault("defaultMode", 420)
+
+
+def _pod(obj: dict) -> None:
+    pod_spec(obj.setdefault("spec", {}))
+    status = obj.setdefault("status", {})
+    status.setdefault("phase", "Pending")
+    status.setdefault("qosClass", "BestEffort")
+
+
+def _template_owner(obj: dict) -> None:
+    spec = obj.setdefault("spec", {})
+    spec.setdefault("replicas", 1)
+    pod_spec(spec.setdefault("template", {}).setdefault("spec", {}))
+
+
+def _deployment(obj: dict) -> None:
+    _template_owner(obj)
+    spec = obj["spec"]
+    spec.setdefault("revisionHistoryLimit", 10)
+    spec.setdefault("progressDeadlineSeconds", 600)
+    strategy = spec.setdefault("strategy", {"type": "RollingUpdate"})
+    if strategy.get("type", "RollingUpdate") == "RollingUpdate":
+        strategy.setdefault("type", "RollingUpdate")
+        strategy.setdefault("rollingUpdate", {}).setdefault("maxUnavailable", "25%")
+        strategy["rollingUpdate"].setdefault("maxSurge", "25%")
+
+
+def _rc(obj: dict) -> None:
+    _template_owner(obj)
+    spec = obj["spec"]
+    labels = spec["template"].setdefault("metadata", {}).get("labels") or {}
+    spec.setdefault("selector", dict(labels))
+    obj.setdefault("metadata", {}).setdefault("labels", dict(labels))
+
+
+def _service(obj: dict) -> None:
+    spec = obj.setdefault("spec", {})
+    spec.setdefault("type", "ClusterIP")
+    spec.setdefault("sessionAffinity", "None")
+    for port in spec.get("ports") or []:
+        port.setdefault("protocol", "TCP")
+        port.setdefault("targetPort", port.get("port"))
+    if spec["type"] in ("NodePort", "LoadBalancer"):
+        spec.setdefault("externalTrafficPolicy", "Cluster")
+
+
+def _pv(obj: dict) -> None:
+    spec = obj.setdefault("spec", {})
+    spec.setdefault("persistentVolumeReclaimPolicy", "Retain")
+    spec.setdefault("volumeMode", "Filesystem")
+    obj.setdefault("status", {}).setdefault("phase", "Pending")
+
+
+def _pvc(obj: dict) -> None:
+    obj.setdefault("spec", {}).setdefault("volumeMode", "Filesystem")
+    obj.setdefault("status", {}).setdefault("phase", "Pending")
+
+
+def _namespace(obj: dict) -> None:
+    obj.setdefault("spec", {}).setdefault("finalizers", ["kubernetes"])
+    obj.setdefault("status", {}).setdefault("phase", "Active")
+    name = obj["metadata"].get("name")
+    obj["metadata"].setdefault("labels", {}).setdefault("kubernetes.io/metadata.name", name)
+
+
+def _secret(obj: dict) -> None:
+    obj.setdefault("type", "Opaque")
+
+
+DEFAULTERS: dict[str, Callable[[dict], None]] = {
+    "Pod": _pod, "Deployment": _deployment, "ReplicaSet": _template_owner,
+    "ReplicationController": _rc, "Service": _service, "PersistentVolume": _pv,
+    "PersistentVolumeClaim": _pvc, "Namespace": _namespace, "Secret": _secret,
+}
+
+
+def apply_defaults(obj: dict) -> None:
+    """Fill in defaults in place (the caller owns ``obj``)."""
+    fn = DEFAULTERS.get(obj.get("kind", ""))
+    if fn:
+        fn(obj)

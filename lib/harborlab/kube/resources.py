@@ -1,0 +1,126 @@
+"""The table of resources the emulator serves: policy as data.
+
+Everything that differs between resources (group, kind, scope, subresources, short names, which
+field selectors they accept) lives in this one table; the server, discovery and the store read it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+ALL_VERBS = ("create", "delete", "deletecollection", "get", "list", "patch", "update", "watch")
+COMMON_FIELDS = ("metadata.name", "metadata.namespace")
+
+
+@dataclass(frozen=True)
+class Resource:
+    group: str              # "" for core
+    version: str
+    plural: str
+    kind: str
+    namespaced: bool
+    short_names: tuple[str, ...] = ()
+    subresources: tuple[str, ...] = ()
+    verbs: tuple[str, ...] = ALL_VERBS
+    fields: tuple[str, ...] = COMMON_FIELDS   # field selectors accepted
+    categories: tuple[str, ...] = ()
+
+    @property
+    def key(self) -> str:
+        """Store key: "<group>/<plural>" ("/pods" for core)."""
+        return f"{self.group}/{self.plural}"
+
+    @property
+    def group_version(self) -> str:
+        return f"{self.group}/{self.version}" if self.group else self.version
+
+    @property
+    def singular(self) -> str:
+        return self.kind.lower()
+
+    @property
+    def list_kind(self) -> str:
+        return f"{self.kind}List"
+
+    @property
+    def qualified(self) -> str:
+        """The name real error messages use: "pods", "deployments.apps"."""
+        return f"{self.plural}.{self.group}" if self.group else self.plural
+
+
+_POD_FIELDS = COMMON_FIELDS + ("spec.nodeName", "status.phase", "spec.restartPolicy",
+                               "spec.schedulerName", "spec.serviceAccountName", "status.podIP")
+_EVENT_FIELDS = COMMON_FIELDS + ("involvedObject.kind", "involvedObject.name",
+                                 "involvedObject.namespace", "involvedObject.uid",
+                                 "involvedObject.apiVersion", "involvedObject.resourceVersion",
+                                 "involvedObject.fieldPath", "reason", "source", "type")
+
+RESOURCES: tuple[Resource, ...] = (
+    Resource("", "v1", "namespaces", "Namespace", False, ("ns",), ("status", "finalize"),
+             fields=COMMON_FIELDS + ("status.phase",)),
+    Resource("", "v1", "configmaps", "ConfigMap", True, ("cm",)),
+    Resource("", "v1", "secrets", "Secret", True, fields=COMMON_FIELDS + ("type",)),
+    Resource("", "v1", "services", "Service", True, ("svc",), ("status", "proxy"), categories=("all",)),
+    Resource("", "v1", "endpoints", "Endpoints", True, ("ep",)),
+    Resource("", "v1", "pods", "Pod", True, ("po",), ("status", "log", "proxy", "binding", "eviction"),
+             fields=_POD_FIELDS, categories=("all",)),
+    Resource("", "v1", "replicationcontrollers", "ReplicationController", True, ("rc",),
+             ("status", "scale"), fields=COMMON_FIELDS + ("status.replicas",), categories=("all",)),
+    Resource("", "v1", "persistentvolumes", "PersistentVolume", False, ("pv",), ("status",)),
+    Resource("", "v1", "persistentvolumeclaims", "PersistentVolumeClaim", True, ("pvc",), ("status",)),
+    Resource("", "v1", "nodes", "Node", False, ("no",), ("status", "proxy"),
+             fields=COMMON_FIELDS + ("spec.unschedulable",)),
+    Resource("", "v1", "events", "Event", True, ("ev",), fields=_EVENT_FIELDS),
+    Resource("apps", "v1", "deployments", "Deployment", True, ("deploy",), ("status", "scale"),
+             categories=("all",)),
+    Resource("apps", "v1", "replicasets", "ReplicaSet", True, ("rs",), ("status", "scale"),
+             fields=COMMON_FIELDS + ("status.replicas",), categories=("all",)),
+    Resource("storage.k8s.io", "v1", "storageclasses", "StorageClass", False, ("sc",)),
+    Resource("storage.k8s.io", "v1", "csidrivers", "CSIDriver", False),
+    Resource("authorization.k8s.io", "v1", "selfsubjectaccessreviews", "SelfSubjectAccessReview",
+             False, verbs=("create",)),
+)
+
+# Subresources that hold an object body of another kind (the rest are the parent's kind).
+SUBRESOURCE_KINDS = {"scale": ("autoscaling/v1", "Scale"), "binding": ("v1", "Binding"),
+                     "eviction": ("policy/v1", "Eviction")}
+
+
+@dataclass
+class ResourceIndex:
+    by_path: dict[tuple[str, str, str], Resource] = field(default_factory=dict)
+    by_kind: dict[tuple[str, str], Resource] = field(default_factory=dict)
+    by_key: dict[str, Resource] = field(default_factory=dict)
+
+
+def build_index(resources: tuple[Resource, ...] = RESOURCES) -> ResourceIndex:
+    index = ResourceIndex()
+    for res in resources:
+        index.by_path[(res.group, res.version, res.plural)] = res
+        index.by_kind[(res.group_version, res.kind)] = res
+        index.by_key[res.key] = res
+    return index
+
+
+INDEX = build_index()
+
+
+def lookup(group: str, version: str, plural: str) -> Resource | None:
+    return INDEX.by_path.get((group, version, plural))
+
+
+def by_kind(api_version: str, kind: str) -> Resource | None:
+    return INDEX.by_kind.get((api_version, kind))
+
+
+def by_key(key: str) -> Resource:
+    return INDEX.by_key[key]
+
+
+def groups() -> dict[str, list[str]]:
+    """group -> versions (named groups only; the core group is served under /api)."""
+    out: dict[str, list[str]] = {}
+    for res in RESOURCES:
+        if res.group and res.version not in out.setdefault(res.group, []):
+            out[res.group].append(res.version)
+    return out

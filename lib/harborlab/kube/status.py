@@ -1,0 +1,108 @@
+"""API errors as the real server shapes them: a ``Status`` object with reason, code and details.
+
+``ApiError`` is internal to the emulator: the server turns it into an HTTP answer, and the official
+client turns that into ``ApiException``. Messages follow the real apiserver's wording, because
+runbooks match on them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .resources import Resource
+
+REQUEST_LIMIT = 3 * 1024 * 1024  # the real apiserver's body limit for JSON/YAML requests
+
+
+class ApiError(Exception):
+    def __init__(self, code: int, reason: str, message: str, details: dict | None = None):
+        super().__init__(message)
+        self.code, self.reason, self.message, self.details = code, reason, message, details
+
+    def body(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"kind": "Status", "apiVersion": "v1", "metadata": {},
+                                "status": "Failure", "message": self.message,
+                                "reason": self.reason, "code": self.code}
+        if self.details:
+            body["details"] = self.details
+        return body
+
+
+def _details(res: Resource, name: str) -> dict:
+    details = {"name": name, "kind": res.plural}
+    if res.group:
+        details["group"] = res.group
+    return details
+
+
+def not_found(res: Resource, name: str) -> ApiError:
+    return ApiError(404, "NotFound", f'{res.qualified} "{name}" not found', _details(res, name))
+
+
+def already_exists(res: Resource, name: str) -> ApiError:
+    return ApiError(409, "AlreadyExists", f'{res.qualified} "{name}" already exists',
+                    _details(res, name))
+
+
+def conflict(res: Resource, name: str) -> ApiError:
+    return ApiError(409, "Conflict",
+                    f'Operation cannot be fulfilled on {res.qualified} "{name}": the object has '
+                    "been modified; please apply your changes to the latest version and try again",
+                    _details(res, name))
+
+
+def invalid(res: Resource, name: str, causes: list[dict]) -> ApiError:
+    """422 with one cause per field; the message lists them as the real server does."""
+    listed = ", ".join(f"{c['field']}: {c['message']}" if c.get("field") else c["message"]
+                       for c in causes)
+    if len(causes) > 1:
+        listed = f"[{listed}]"
+    details = _details(res, name) | {"kind": res.kind, "causes": causes}
+    return ApiError(422, "Invalid", f'{res.kind} "{name}" is invalid: {listed}', details)
+
+
+def cause(field: str, message: str, reason: str = "FieldValueInvalid") -> dict:
+    return {"reason": reason, "message": message, "field": field}
+
+
+def bad_request(message: str) -> ApiError:
+    return ApiError(400, "BadRequest", message)
+
+
+def gone(message: str) -> ApiError:
+    return ApiError(410, "Expired", message)
+
+
+def unauthorized() -> ApiError:
+    return ApiError(401, "Unauthorized", "Unauthorized")
+
+
+def page_not_found() -> ApiError:
+    # What the real server answers for a path it does not serve at all.
+    return ApiError(404, "NotFound", "the server could not find the requested resource")
+
+
+def method_not_allowed(verb: str, res: Resource) -> ApiError:
+    return ApiError(405, "MethodNotAllowed",
+                    f"the server does not allow this method on the requested resource ({verb} {res.qualified})")
+
+
+def too_large() -> ApiError:
+    return ApiError(413, "RequestEntityTooLarge",
+                    f"Request entity too large: limit is {REQUEST_LIMIT}")
+
+
+def unsupported_media(content_type: str) -> ApiError:
+    return ApiError(415, "UnsupportedMediaType",
+                    f'the body of the request was in an unknown format - accepted media types include: '
+                    f'application/json-patch+json, application/merge-patch+json, '
+                    f'application/apply-patch+yaml, application/strategic-merge-patch+json '
+                    f'(got "{content_type}")')
+
+
+def unavailable(message: str) -> ApiError:
+    return ApiError(503, "ServiceUnavailable", message)
+
+
+def forbidden(message: str) -> ApiError:
+    return ApiError(403, "Forbidden", message)

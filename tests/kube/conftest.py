@@ -1,0 +1,125 @@
+"""Fixtures: the emulator as a real HTTP server (a subprocess on a free loopback port, in a temp
+state dir; no root needed) and official-client ApiClients configured from the kubeconfig it wrote."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from kubernetes import client, config
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@dataclass
+class KubeServer:
+    state: Path
+    process: subprocess.Popen
+    kubeconfig: Path
+
+    def api(self) -> client.ApiClient:
+        return config.new_client_from_config(str(self.kubeconfig))
+
+    def log(self) -> str:
+        return (self.state / "server.log").read_text(errors="replace")
+
+
+def start_server(state: Path, *args: str, timeout: float = 20) -> KubeServer:
+    state.mkdir(parents=True, exist_ok=True)
+    env = dict(os.environ, PYTHONPATH=str(ROOT / "lib"))
+    log = open(state / "server.log", "wb")
+    proc = subprocess.Popen([sys.executable, "-m", "harborlab.kube", "--state", str(state), "--port", "0",
+                             *args], stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+    log.close()
+    kubeconfig = state / "kubeconfig"
+    deadline = time.monotonic() + timeout
+    while not kubeconfig.exists():
+        if proc.poll() is not None or time.monotonic() > deadline:
+            stop_server(proc)
+            raise RuntimeError("emulator did not start:\n" + (state / "server.log").read_text())
+        time.sleep(0.05)
+    return KubeServer(state, proc, kubeconfig)
+
+
+def stop_server(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+@pytest.fixture(scope="session")
+def kube_server(tmp_path_factory):
+    server = start_server(tmp_path_factory.mktemp("kube-state"), "--pod-ready-delay", "0.2")
+    try:
+        yield server
+    finally:
+        stop_server(server.process)
+
+
+@pytest.fixture
+def server_factory(tmp_path):
+    """Start extra servers (other profiles/versions); all stopped at test end."""
+    started: list[KubeServer] = []
+
+    def make(*args: str) -> KubeServer:
+        server = start_server(tmp_path / f"state-{len(started)}", *args)
+        started.append(server)
+        return server
+    try:
+        yield make
+    finally:
+        for server in started:
+            stop_server(server.process)
+
+
+@pytest.fixture
+def api(kube_server):
+    api_client = kube_server.api()
+    try:
+        yield api_client
+    finally:
+        api_client.close()
+
+
+@pytest.fixture
+def core(api):
+    return client.CoreV1Api(api)
+
+
+@pytest.fixture
+def apps(api):
+    return client.AppsV1Api(api)
+
+
+@pytest.fixture
+def namespace(core):
+    """A fresh namespace per test, deleted afterwards (its objects with it)."""
+    name = f"t-{uuid.uuid4().hex[:8]}"
+    core.create_namespace({"metadata": {"name": name}})
+    try:
+        yield name
+    finally:
+        core.delete_namespace(name)
+
+
+def wait_for(predicate, timeout: float = 5.0, interval: float = 0.05, what: str = "condition"):
+    """Poll ``predicate`` until it returns a truthy value; fail the test with ``what`` otherwise."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(interval)
