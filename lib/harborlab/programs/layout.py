@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import time
+import urllib.error
+import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Mapping, Sequence
@@ -71,8 +76,47 @@ class Launch:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(text)
 
+    def start(self, log_path: Path) -> subprocess.Popen:
+        """Prepare and start the program in its own session, output appended to ``log_path``."""
+        self.prepare()
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        with open(log_path, "ab") as log:
+            return subprocess.Popen(
+                self.argv, env={**os.environ, **self.env}, stdin=subprocess.DEVNULL,
+                stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            )
+
+    def probe(self, timeout: float = 2.0) -> bool:
+        """One health check: does ``health_url`` answer with a ready status?"""
+        try:
+            with urllib.request.urlopen(self.health_url, timeout=timeout) as response:
+                status = response.status
+        except urllib.error.HTTPError as exc:
+            status = exc.code
+        except (OSError, ValueError):
+            return False
+        return status in self.ready_statuses
+
+    def wait_ready(self, proc: subprocess.Popen, timeout: float, log_path: Path | None = None) -> None:
+        """Block until the health check passes; LaunchError with the log tail if it dies or times out."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                raise LaunchError(f"{self.argv[0]} exited with status {proc.returncode}: "
+                                  f"{_tail(log_path)}", hint="the log lines above say why")
+            if self.probe():
+                return
+            time.sleep(0.2)
+        raise LaunchError(f"{self.health_url} not ready after {timeout:.0f}s: {_tail(log_path)}")
+
     def __repr__(self) -> str:  # env may hold secrets (MYSQL_PWD, _REDIS_URL)
         return f"Launch(argv={self.argv!r}, env=<{len(self.env)} variables>, health_url={self.health_url!r})"
+
+
+def _tail(log_path: Path | None, lines: int = 5) -> str:
+    if log_path is None or not log_path.exists():
+        return "(no log)"
+    return " | ".join(log_path.read_text(errors="replace").strip().splitlines()[-lines:])
 
 
 def split_hostport(text: str) -> tuple[str, int]:

@@ -1,0 +1,159 @@
+"""HTTP exchange and error mapping, against a real local HTTP server (no patched client)."""
+
+from __future__ import annotations
+
+import socket
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from harborbook.errors import HarborbookError, TransportError
+from harborbook.registry import RegistryClient, Response, http_error, short_body
+from harborbook.registry.client import with_query
+from harborbook.registry.transport import BODY_LIMIT, request
+from harborbook.secrets import remember
+
+
+class Handler(BaseHTTPRequestHandler):
+    seen: list[tuple[str, str, str | None]] = []
+
+    def log_message(self, *args):  # keep test output clean
+        pass
+
+    def _answer(self, status, headers=(), body=b""):
+        self.send_response(status)
+        for key, value in headers:
+            self.send_header(key, value)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    def do_GET(self):
+        Handler.seen.append((self.command, self.path, self.headers.get("Authorization")))
+        port = self.server.server_address[1]
+        routes = {
+            "/redirect-same": (302, [("Location", "/target")], b""),
+            "/redirect-other": (302, [("Location", f"http://localhost:{port}/target")], b""),
+            "/target": (200, [], b"arrived"),
+            "/loop": (302, [("Location", "/loop")], b""),
+            "/v2/": (401, [("WWW-Authenticate", 'Basic realm="r"')], b""),
+            "/boom": (500, [], b"x" * 1000),
+        }
+        if self.path == "/v2/" and self.headers.get("Authorization"):
+            return self._answer(200, [], b"{}")
+        self._answer(*routes.get(self.path, (404, [], b"not here")))
+
+    do_HEAD = do_GET
+
+    def do_PUT(self):
+        Handler.seen.append((self.command, self.path, self.headers.get("Authorization")))
+        self._answer(302, [("Location", "/target")], b"")
+
+
+@pytest.fixture
+def server():
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    Handler.seen = []
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+        thread.join(5)
+
+
+def closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_statuses_come_back_as_data(server):
+    assert request("GET", server + "/nothing").status == 404
+    assert request("GET", server + "/v2/").header("www-authenticate") == 'Basic realm="r"'
+
+
+def test_get_follows_redirects_and_keeps_auth_on_same_host(server):
+    response = request("GET", server + "/redirect-same", {"Authorization": "Bearer t"})
+    assert (response.status, response.body, response.url) == (200, b"arrived", server + "/target")
+    assert Handler.seen[-1] == ("GET", "/target", "Bearer t")
+
+
+def test_redirect_to_another_host_drops_credentials(server):
+    request("GET", server + "/redirect-other", {"Authorization": "Bearer t"})
+    assert Handler.seen[-1] == ("GET", "/target", None)
+
+
+def test_put_does_not_follow_redirects(server):
+    assert request("PUT", server + "/anything", body=b"x").status == 302
+
+
+def test_redirect_loop_is_an_error(server):
+    with pytest.raises(TransportError, match="redirects"):
+        request("GET", server + "/loop")
+
+
+def test_unreachable_server_is_a_transport_error():
+    url = f"http://127.0.0.1:{closed_port()}/v2/"
+    with pytest.raises(TransportError, match="cannot reach") as info:
+        request("GET", url)
+    assert isinstance(info.value, HarborbookError) and info.value.hint
+    assert isinstance(info.value.__cause__, OSError)
+
+
+@pytest.mark.parametrize("url", ["ftp://x/", "not a url"], ids=["scheme", "garbage"])
+def test_bad_urls_are_transport_errors(url):
+    with pytest.raises(TransportError):
+        request("GET", url)
+
+
+def test_short_body_truncates_and_masks():
+    remember("hunter2-secret")
+    body = ("password=hunter2-secret " + "y" * 1000).encode()
+    text = short_body(body, secrets=("extra-token",))
+    assert "hunter2-secret" not in text and "***" in text
+    assert len(text) <= BODY_LIMIT + 3 and text.endswith("...")
+    assert "extra-token" not in short_body(b"got extra-token back", secrets=("extra-token",))
+
+
+@pytest.mark.parametrize(
+    ("status", "needle"), [(401, "credentials"), (404, "does not exist"), (418, "logs")],
+    ids=["401", "404", "default"],
+)
+def test_http_error_message_and_hint(status, needle):
+    error = http_error("GET", Response(status, "http://r/v2/x", [], b'{"errors":"no"}'), what="pull")
+    assert error.message.startswith("pull: GET http://r/v2/x -> HTTP ")
+    assert str(status) in error.message and needle in error.hint
+
+
+def test_client_error_carries_masked_short_body(server):
+    client = RegistryClient(server, "admin", "p4ssw0rd-never-shown")
+    with pytest.raises(TransportError) as info:
+        client._expect("GET", request("GET", server + "/boom"), 200, what="probe")
+    assert "HTTP 500" in info.value.message and len(info.value.message) < 500
+    assert "p4ssw0rd" not in repr(client) and "p4ssw0rd" not in info.value.render()
+
+
+def test_client_answers_basic_challenge(server):
+    client = RegistryClient(server, "u", "pw")
+    client.login()
+    assert Handler.seen[-1][2].startswith("Basic ")
+
+
+def test_client_without_credentials_gets_the_401(server):
+    with pytest.raises(TransportError, match="HTTP 401"):
+        RegistryClient(server).login()
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [("http://r/v2/x/blobs/uploads/u1", "http://r/v2/x/blobs/uploads/u1?digest=sha256%3Aab"),
+     ("http://r/u1?_state=s%3D", "http://r/u1?_state=s%3D&digest=sha256%3Aab")],
+    ids=["no-query", "keeps-state"],
+)
+def test_with_query(url, expected):
+    assert with_query(url, digest="sha256:ab") == expected
