@@ -1,0 +1,309 @@
+"""The Kubernetes seam: the official client from a kubeconfig, apply, waits, events.
+
+Everything returns plain dicts (what the API sent), and every API failure becomes a
+``TransportError`` with a hint an operator can act on (401: credentials, 403: RBAC, 422: the
+fields the server named), raised ``from`` the client's exception with the body truncated.
+The same code talks to the lab's emulator and to a real cluster: only the kubeconfig differs.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+from .errors import TransportError
+from .secrets import mask
+
+FIELD_MANAGER = "harborbook"
+
+# Where each kind we manage lives (apiVersion, kind) -> (plural, namespaced).
+KINDS: dict[tuple[str, str], tuple[str, bool]] = {
+    ("v1", "Namespace"): ("namespaces", False),
+    ("v1", "ConfigMap"): ("configmaps", True),
+    ("v1", "Secret"): ("secrets", True),
+    ("v1", "Service"): ("services", True),
+    ("v1", "Endpoints"): ("endpoints", True),
+    ("v1", "Pod"): ("pods", True),
+    ("v1", "PersistentVolume"): ("persistentvolumes", False),
+    ("v1", "PersistentVolumeClaim"): ("persistentvolumeclaims", True),
+    ("v1", "Node"): ("nodes", False),
+    ("v1", "Event"): ("events", True),
+    ("v1", "ReplicationController"): ("replicationcontrollers", True),
+    ("apps/v1", "Deployment"): ("deployments", True),
+    ("apps/v1", "ReplicaSet"): ("replicasets", True),
+    ("storage.k8s.io/v1", "StorageClass"): ("storageclasses", False),
+    ("storage.k8s.io/v1", "CSIDriver"): ("csidrivers", False),
+}
+
+_HINTS = {
+    401: "the API refused the credentials: check cluster.kubeconfig and cluster.context "
+         "(the token may be wrong or expired)",
+    403: "the credentials lack a permission (RBAC): run 00-preflight to see which verbs are missing",
+    404: None,
+    409: "someone else changed or owns this object; re-run to pick up the current state",
+    410: "the watch fell too far behind; re-run the step",
+    422: "the server rejected the object as invalid; see the fields named above",
+}
+
+
+@dataclass(frozen=True)
+class Applied:
+    """The outcome of one server-side apply."""
+
+    kind: str
+    name: str
+    namespace: str | None
+    action: str  # created | configured | unchanged (with dry_run: would-create / would-configure)
+    object: dict
+
+
+class Kube:
+    """A connection to one cluster (or the lab's emulator) through a kubeconfig."""
+
+    def __init__(self, kubeconfig: Path | None = None, context: str | None = None, timeout: float = 30.0):
+        from kubernetes import client, config
+        from kubernetes.config.config_exception import ConfigException
+
+        self.timeout = timeout
+        try:
+            self.api = config.new_client_from_config(config_file=str(kubeconfig) if kubeconfig else None,
+                                                     context=context)
+        except (ConfigException, FileNotFoundError, OSError) as exc:
+            where = kubeconfig or "the default kubeconfig (~/.kube/config, $KUBECONFIG)"
+            raise TransportError(f"cannot load the kubeconfig {where}: {exc}",
+                                 hint="set cluster.kubeconfig (and cluster.context) in the params file; "
+                                      "for the lab, run `harborbook lab up` first",
+                                 see="00-preflight") from None
+        # Fail fast: an unreachable API must not hang a runbook in urllib3's retries.
+        self.api.configuration.retries = 1
+        self.core = client.CoreV1Api(self.api)
+        self.apps = client.AppsV1Api(self.api)
+        self.storage = client.StorageV1Api(self.api)
+        self.authz = client.AuthorizationV1Api(self.api)
+        self.version_api = client.VersionApi(self.api)
+        self._dynamic = None
+
+    @classmethod
+    def from_params(cls, cluster: Any) -> "Kube":
+        return cls(cluster.kubeconfig, cluster.context, cluster.request_timeout)
+
+    # ------------------------------------------------------------------ basics
+    @property
+    def dynamic(self):
+        if self._dynamic is None:
+            from kubernetes.dynamic import DynamicClient
+
+            self._dynamic = self.call("discover the API", lambda: DynamicClient(self.api))
+        return self._dynamic
+
+    def call(self, what: str, fn: Callable[[], Any]) -> Any:
+        """Run one API call; translate every failure into a TransportError with a hint."""
+        from kubernetes.client.exceptions import ApiException
+        from kubernetes.dynamic.exceptions import DynamicApiError
+        from urllib3.exceptions import HTTPError
+
+        try:
+            return fn()
+        except (ApiException, DynamicApiError) as exc:
+            raise _api_error(what, exc) from exc
+        except HTTPError as exc:
+            host = self.api.configuration.host
+            raise TransportError(f"{what}: the Kubernetes API at {host} is unreachable ({type(exc).__name__})",
+                                 hint="check that the API server is up and cluster.kubeconfig points at it; "
+                                      "for the lab: `harborbook lab status`",
+                                 see="00-preflight") from exc
+
+    def version(self) -> dict:
+        info = self.call("read /version", lambda: self.version_api.get_code())
+        return self.api.sanitize_for_serialization(info)
+
+    def minor(self) -> tuple[int, int]:
+        info = self.version()
+        git = info.get("gitVersion", "v0.0")
+        parts = git.lstrip("v").split(".")
+        return int(parts[0]), int("".join(c for c in parts[1] if c.isdigit()) or 0)
+
+    def can_i(self, verb: str, resource: str, group: str = "", namespace: str | None = None,
+              subresource: str | None = None) -> bool:
+        from kubernetes import client
+
+        attrs = client.V1ResourceAttributes(verb=verb, resource=resource, group=group, namespace=namespace,
+                                            subresource=subresource)
+        review = client.V1SelfSubjectAccessReview(spec=client.V1SelfSubjectAccessReviewSpec(resource_attributes=attrs))
+        answer = self.call(f"ask whether we may {verb} {resource}",
+                           lambda: self.authz.create_self_subject_access_review(review))
+        return bool(answer.status and answer.status.allowed)
+
+    # ------------------------------------------------------------------ objects
+    def _resource(self, api_version: str, kind: str):
+        return self.call(f"find {kind} in the API", lambda: self.dynamic.resources.get(api_version=api_version, kind=kind))
+
+    def get(self, api_version: str, kind: str, name: str, namespace: str | None = None) -> dict | None:
+        from kubernetes.dynamic.exceptions import NotFoundError
+
+        resource = self._resource(api_version, kind)
+        try:
+            return resource.get(name=name, namespace=namespace).to_dict()
+        except NotFoundError:
+            return None
+        except Exception as exc:  # noqa: BLE001 - translated below
+            self.call(f"read {kind} {name}", lambda: _reraise(exc))
+            raise
+
+    def list(self, api_version: str, kind: str, namespace: str | None = None, label_selector: str | None = None,
+             field_selector: str | None = None) -> list[dict]:
+        resource = self._resource(api_version, kind)
+        result = self.call(f"list {kind}", lambda: resource.get(namespace=namespace, label_selector=label_selector,
+                                                                field_selector=field_selector))
+        return result.to_dict().get("items", [])
+
+    def apply(self, manifest: dict, dry_run: bool = False, force: bool = True) -> Applied:
+        """Server-side apply (field manager ``harborbook``): create or update, and say which."""
+        meta = manifest["metadata"]
+        kind, name, namespace = manifest["kind"], meta["name"], meta.get("namespace")
+        resource = self._resource(manifest["apiVersion"], kind)
+        before = self.get(manifest["apiVersion"], kind, name, namespace)
+        kwargs: dict[str, Any] = {"field_manager": FIELD_MANAGER, "force_conflicts": force}
+        if dry_run:
+            kwargs["dry_run"] = "All"
+        after = self.call(
+            f"apply {kind} {name}",
+            lambda: resource.server_side_apply(body=manifest, name=name, namespace=namespace, **kwargs),
+        ).to_dict()
+        if before is None:
+            action = "created"
+        elif before["metadata"].get("resourceVersion") == after["metadata"].get("resourceVersion"):
+            action = "unchanged"
+        else:
+            action = "configured"
+        if dry_run and action != "unchanged":
+            action = f"would be {action}"
+        return Applied(kind, name, namespace, action, after)
+
+    def delete(self, api_version: str, kind: str, name: str, namespace: str | None = None) -> bool:
+        from kubernetes.dynamic.exceptions import NotFoundError
+
+        resource = self._resource(api_version, kind)
+        try:
+            self.call(f"delete {kind} {name}", lambda: resource.delete(name=name, namespace=namespace))
+        except TransportError as exc:
+            if isinstance(exc.__cause__, NotFoundError):
+                return False
+            raise
+        return True
+
+    def events(self, namespace: str | None, kind: str | None = None, name: str | None = None) -> list[dict]:
+        selectors = []
+        if kind:
+            selectors.append(f"involvedObject.kind={kind}")
+        if name:
+            selectors.append(f"involvedObject.name={name}")
+        items = self.list("v1", "Event", namespace=namespace, field_selector=",".join(selectors) or None)
+        return sorted(items, key=lambda e: (e.get("lastTimestamp") or e.get("eventTime") or "", e["metadata"]["name"]))
+
+    # ------------------------------------------------------------------ waiting
+    def watch(self, api_version: str, kind: str, namespace: str | None = None, timeout: float = 60,
+              label_selector: str | None = None, field_selector: str | None = None) -> Iterator[tuple[str, dict]]:
+        """Yield (event type, object): first the current objects as ADDED, then changes until timeout."""
+        from kubernetes import watch
+
+        listing, args = self._lister(api_version, kind, namespace)
+        selectors = {k: v for k, v in {"label_selector": label_selector, "field_selector": field_selector}.items() if v}
+        first = self.api.sanitize_for_serialization(self.call(f"list {kind}", lambda: listing(*args, **selectors)))
+        for item in first.get("items", []):
+            yield "ADDED", item
+        version = first.get("metadata", {}).get("resourceVersion")
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            w = watch.Watch()
+            stream = w.stream(listing, *args, resource_version=version,
+                              timeout_seconds=max(1, int(deadline - time.monotonic())), **selectors)
+            try:
+                for event in self.call(f"watch {kind}", lambda: _prime(stream)):
+                    obj = self.api.sanitize_for_serialization(event["object"])
+                    version = obj.get("metadata", {}).get("resourceVersion", version)
+                    yield event["type"], obj
+            finally:
+                w.stop()
+
+    def _lister(self, api_version: str, kind: str, namespace: str | None) -> tuple[Callable[..., Any], tuple]:
+        """The typed list function for a kind (the watch helper needs a typed one)."""
+        _, namespaced = KINDS[(api_version, kind)]
+        api = {"v1": self.core, "apps/v1": self.apps, "storage.k8s.io/v1": self.storage}[api_version]
+        snake = _snake(kind)
+        if not namespaced:
+            return getattr(api, f"list_{snake}"), ()
+        if namespace:
+            return getattr(api, f"list_namespaced_{snake}"), (namespace,)
+        return getattr(api, f"list_{snake}_for_all_namespaces"), ()
+
+    def wait_for(self, api_version: str, kind: str, namespace: str | None, done: Callable[[dict[str, dict]], bool],
+                 timeout: float, label_selector: str | None = None, field_selector: str | None = None,
+                 on_change: Callable[[dict[str, dict]], None] = lambda objs: None) -> dict[str, dict]:
+        """Watch objects until ``done(objects by name)`` holds; return them (or raise on timeout)."""
+        objects: dict[str, dict] = {}
+        for event, obj in self.watch(api_version, kind, namespace, timeout, label_selector, field_selector):
+            name = obj["metadata"]["name"]
+            if event == "DELETED":
+                objects.pop(name, None)
+            else:
+                objects[name] = obj
+            on_change(objects)
+            if done(objects):
+                return objects
+        if done(objects):
+            return objects
+        raise TimeoutError(f"{kind} not ready after {timeout:.0f}s")
+
+
+def _prime(stream):
+    """Start a watch stream inside the error translator (the first next() does the request)."""
+    items = iter(stream)
+    try:
+        first = next(items)
+    except StopIteration:
+        return iter(())
+
+    def chain():
+        yield first
+        yield from items
+
+    return chain()
+
+
+def _reraise(exc: Exception):
+    raise exc
+
+
+def _snake(kind: str) -> str:
+    out = ""
+    for i, ch in enumerate(kind):
+        if ch.isupper() and i and not kind[i - 1].isupper():
+            out += "_"
+        elif ch.isupper() and i and i + 1 < len(kind) and kind[i + 1].islower() and kind[i - 1].isupper():
+            out += "_"
+        out += ch.lower()
+    return out
+
+
+def _api_error(what: str, exc: Exception) -> TransportError:
+    status = getattr(exc, "status", None)
+    body = getattr(exc, "body", None)
+    reason = getattr(exc, "reason", "") or ""
+    message = reason
+    causes: list[str] = []
+    if body:
+        try:
+            parsed = json.loads(body if isinstance(body, str) else body.decode())
+            message = parsed.get("message") or message
+            causes = [f"{c.get('field', '?')}: {c.get('message', '')}"
+                      for c in (parsed.get("details") or {}).get("causes", [])]
+        except (ValueError, AttributeError):
+            message = str(body)[:200]
+    text = f"{what}: {status} {message}".strip()
+    if causes:
+        text += "\n" + "\n".join(f"  - {c}" for c in causes[:10])
+    return TransportError(mask(text[:2000]), hint=_HINTS.get(status))
