@@ -155,23 +155,32 @@ def thresholds_from_log(text: str) -> dict[str, str] | None:
 
 def _startup_bodies(text: str):
     """Each start-up record's body: from the first ``{`` after the marker to its matching ``}``,
-    or None for a record that ended before the body closed."""
-    lines = text.splitlines()
-    index = 0
-    while index < len(lines):
-        position = lines[index].find(MARKER)
-        if position < 0:
-            index += 1
-            continue
-        fragments = [lines[index][position + len(MARKER):]]
-        index += 1
-        # Continuation lines belong to this record until the next record starts.
-        while index < len(lines) and not _RECORD_START.match(lines[index]) and MARKER not in lines[index]:
-            fragments.append(_JOURNAL_ONLY.sub("", lines[index]))
-            index += 1
-        # A pager or journald that cut the line marks the cut with an ellipsis.
-        cut = any(fragment.rstrip().endswith(("…", "...")) for fragment in fragments)
-        yield None if cut else _balanced("".join(fragments))
+    or None for a record that ended (or was cut) before the body closed."""
+    for record, cut in _records(text):
+        pieces = record.split(MARKER)
+        for piece in pieces[1:]:
+            yield None if cut else _balanced(piece)
+
+
+def _records(text: str):
+    """Log records with wrapped or journald-split continuation lines joined back.
+
+    A record starts at a klog header (optionally behind journald's prefix); any other
+    line continues the record before it. A fragment ending in an ellipsis marks a cut.
+    """
+    fragments: list[str] = []
+    for line in text.splitlines():
+        if fragments and _RECORD_START.match(line):
+            yield _joined(fragments)
+            fragments = []
+        fragments.append(_JOURNAL_ONLY.sub("", line) if fragments else line)
+    if fragments:
+        yield _joined(fragments)
+
+
+def _joined(fragments: list[str]) -> tuple[str, bool]:
+    cut = any(fragment.rstrip().endswith(("…", "...")) for fragment in fragments)
+    return "".join(fragments), cut
 
 
 def _balanced(record: str) -> str | None:

@@ -139,7 +139,9 @@ def plan_threshold(current: Mapping[str, str], observations: Mapping[str, Observ
 def edit_dropin(path: str, text: str, full_map: Mapping[str, str], *, var: str = EVICTION_VAR) -> FileEdit:
     """Set ``Environment="VAR=--eviction-hard=..."`` and make ExecStart expand ``$VAR``."""
     lines = text.splitlines(keepends=True)
-    env_line = f'Environment="{var}=--eviction-hard={format_eviction_flag(full_map)}"\n'
+    # "%" starts a systemd specifier ("5%," is an unknown one: systemd 236+ drops the line): write "%%".
+    flag = format_eviction_flag(full_map).replace("%", "%%")
+    env_line = f'Environment="{var}=--eviction-hard={flag}"\n'
     env_pattern = re.compile(rf'^\s*Environment=["\']?{re.escape(var)}=')
     existing = [i for i, line in enumerate(lines) if env_pattern.match(line)]
     exec_lines = [i for i, line in enumerate(lines)
