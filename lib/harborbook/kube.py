@@ -64,27 +64,60 @@ class Kube:
     """A connection to one cluster (or the lab's emulator) through a kubeconfig."""
 
     def __init__(self, kubeconfig: Path | None = None, context: str | None = None, timeout: float = 30.0):
-        from kubernetes import client, config
-        from kubernetes.config.config_exception import ConfigException
-
-        self.timeout = timeout
-        try:
-            self.api = config.new_client_from_config(config_file=str(kubeconfig) if kubeconfig else None,
-                                                     context=context)
-        except (ConfigException, FileNotFoundError, OSError) as exc:
-            where = kubeconfig or "the default kubeconfig (~/.kube/config, $KUBECONFIG)"
-            raise TransportError(f"cannot load the kubeconfig {where}: {exc}",
-                                 hint="set cluster.kubeconfig (and cluster.context) in the params file; "
-                                      "for the lab, run `harborbook lab up` first",
-                                 see="00-preflight") from None
-        # Fail fast: an unreachable API must not hang a runbook in urllib3's retries.
-        self.api.configuration.retries = 1
-        self.core = client.CoreV1Api(self.api)
-        self.apps = client.AppsV1Api(self.api)
-        self.storage = client.StorageV1Api(self.api)
-        self.authz = client.AuthorizationV1Api(self.api)
-        self.version_api = client.VersionApi(self.api)
+        # Nothing is read until first use, so a runbook can report a bad kubeconfig as a check.
+        self.kubeconfig, self.context, self.timeout = kubeconfig, context, timeout
+        self._api = None
         self._dynamic = None
+
+    @property
+    def api(self):
+        if self._api is None:
+            from kubernetes import config
+            from kubernetes.config.config_exception import ConfigException
+
+            try:
+                api = config.new_client_from_config(config_file=str(self.kubeconfig) if self.kubeconfig else None,
+                                                    context=self.context)
+            except (ConfigException, FileNotFoundError, OSError) as exc:
+                where = self.kubeconfig or "the default kubeconfig (~/.kube/config, $KUBECONFIG)"
+                raise TransportError(f"cannot load the kubeconfig {where}: {exc}",
+                                     hint="set cluster.kubeconfig (and cluster.context) in the params file; "
+                                          "for the lab, run `harborbook lab up` first",
+                                     see="00-preflight") from None
+            # Fail fast: an unreachable API must not hang a runbook in urllib3's retries.
+            api.configuration.retries = 1
+            self._api = api
+        return self._api
+
+    @property
+    def core(self):
+        from kubernetes import client
+
+        return client.CoreV1Api(self.api)
+
+    @property
+    def apps(self):
+        from kubernetes import client
+
+        return client.AppsV1Api(self.api)
+
+    @property
+    def storage(self):
+        from kubernetes import client
+
+        return client.StorageV1Api(self.api)
+
+    @property
+    def authz(self):
+        from kubernetes import client
+
+        return client.AuthorizationV1Api(self.api)
+
+    @property
+    def version_api(self):
+        from kubernetes import client
+
+        return client.VersionApi(self.api)
 
     @classmethod
     def from_params(cls, cluster: Any) -> "Kube":
