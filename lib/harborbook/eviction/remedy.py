@@ -18,7 +18,8 @@ from typing import Mapping
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap
 
-from .thresholds import EvictionSettingError, format_eviction_flag, parse_threshold_value, threshold_bytes
+from .thresholds import (EvictionSettingError, format_eviction_flag, is_met, parse_threshold_value,
+                         threshold_bytes)
 from .verdict import Observation, human
 
 EVICTION_VAR = "KUBELET_EVICTION_POLICY_ARGS"
@@ -118,7 +119,9 @@ def plan_threshold(current: Mapping[str, str], observations: Mapping[str, Observ
         if signal in changed:
             old = changed[signal][0]
             buys[signal] = (threshold_bytes(old, obs.capacity) if old else 0) - new_bytes
-        if obs.available - new_bytes < headroom_bytes(headroom, obs.capacity):
+        # The headroom is asked of the signals being moved; the others must merely not be met.
+        wanted = headroom_bytes(headroom, obs.capacity) if signal in changed or signal in (target or {}) else 0
+        if obs.available - new_bytes < wanted or is_met(obs.available, obs.capacity, after[signal]):
             ends = False
             warnings.append(f"{signal}: {after[signal]} still leaves less than the headroom "
                             f"({human(obs.available - new_bytes, signal)} above the threshold)")
