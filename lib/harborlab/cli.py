@@ -1,0 +1,118 @@
+"""`harborbook lab up | status | down`: parse, one library call, map the outcome to an exit status.
+
+Plugged into the harborbook CLI through the ``harborbook.commands`` entry point
+(harborbook never imports harborlab). The subcommand name ``scenario`` is
+reserved for another part of the lab.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+
+import click
+
+from harborbook.errors import HarborbookError
+from harborlab.component import OK, StatusRow
+from harborlab.lab import PROFILES, Lab, LabError, NotRootError, check_root
+
+DEFAULT_STATE = Path(".lab")
+
+# Exit statuses.
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2  # also: not root
+EXIT_UNHEALTHY = 3
+
+# Extra `lab up` options, as data: (flag, Lab.options key, type, default, help).
+# Add a row here (e.g. for a new emulator knob) and its value flows into Lab.options.
+UP_OPTIONS: list[tuple[str, str, type, object, str]] = [
+    ("--access-log-rows", "access_log_rows", int, 300, "access_log rows in the source harbor_db (benchmarks: millions)"),
+    ("--synthetic-nodes", "synthetic_nodes", int, 0, "extra synthetic nodes for the Kubernetes emulator"),
+]
+
+RESERVED_COMMANDS = ("scenario",)
+
+state_option = click.option(
+    "--state", type=click.Path(path_type=Path), default=DEFAULT_STATE, show_default=True, help="lab state directory"
+)
+
+
+def fail(exc: HarborbookError) -> None:
+    """One message (plus hint) on stderr, never our stack; not-root is a usage error (2)."""
+    click.echo(exc.render(), err=True)
+    raise SystemExit(EXIT_USAGE if isinstance(exc, NotRootError) else EXIT_FAILED)
+
+
+def require_root() -> None:
+    try:
+        check_root(os.geteuid())
+    except LabError as exc:
+        fail(exc)
+
+
+def format_table(rows: list[StatusRow]) -> str:
+    header = ("COMPONENT", "PID", "ADDRESS", "HEALTH", "DETAIL")
+    cells = [header] + [(r.component, str(r.pid or "-"), r.address, r.health, r.detail) for r in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(header) - 1)]
+    return "\n".join(
+        "  ".join(cell.ljust(width) for cell, width in zip(row[:-1], widths)) + "  " + row[-1] for row in cells
+    )
+
+
+@click.group(name="lab")
+def lab() -> None:
+    """The local lab: real Ceph, Galera, source harbor_db and Redis on loopback."""
+
+
+def _up_command(func):
+    for flag, key, kind, default, text in reversed(UP_OPTIONS):
+        func = click.option(flag, key, type=kind, default=default, show_default=True, help=text)(func)
+    return func
+
+
+@lab.command()
+@state_option
+@click.option("--profile", type=click.Choice(PROFILES), default="article", show_default=True)
+@_up_command
+def up(state: Path, profile: str, **options) -> None:
+    """Start the lab (idempotent: restarts only what is dead)."""
+    require_root()
+    started = time.monotonic()
+    try:
+        results = Lab(state, profile, **options).up()
+    except HarborbookError as exc:
+        fail(exc)
+    for name, result in results.items():
+        click.echo(f"{name}: {result}")
+    click.echo(f"lab up in {time.monotonic() - started:.1f}s; details in {state / 'lab.json'}")
+
+
+@lab.command()
+@state_option
+def status(state: Path) -> None:
+    """Show every daemon with the answer of a real probe."""
+    require_root()
+    try:
+        rows = Lab(state, Lab(state).details.get("lab", {}).get("profile", "article")).status()
+    except HarborbookError as exc:
+        fail(exc)
+    click.echo(format_table(rows))
+    if any(row.health != OK for row in rows):
+        sys.exit(EXIT_UNHEALTHY)
+
+
+@lab.command()
+@state_option
+@click.option("--purge", is_flag=True, help="also remove the state directory")
+def down(state: Path, purge: bool) -> None:
+    """Stop everything the lab started, by PID; unmount; optionally purge the state."""
+    require_root()
+    started = time.monotonic()
+    try:
+        Lab(state).down(purge=purge)
+    except HarborbookError as exc:
+        fail(exc)
+    click.echo(f"lab down in {time.monotonic() - started:.1f}s" + ("; state removed" if purge else ""))
