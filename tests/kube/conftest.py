@@ -123,3 +123,9 @@ def wait_for(predicate, timeout: float = 5.0, interval: float = 0.05, what: str 
         if time.monotonic() > deadline:
             pytest.fail(f"timed out after {timeout}s waiting for {what}")
         time.sleep(interval)
+
+
+@pytest.fixture
+def wait():
+    """``wait(predicate, timeout=5, what=...)``: poll until truthy, fail the test on timeout."""
+    return wait_for

@@ -24,6 +24,8 @@ from .store import Store, rfc3339
 
 NAMESPACES = by_key("/namespaces")
 _GEN_CHARS = "bcdfghjklmnpqrstvwxz2456789"
+RETURNS_OBJECT_ON_DELETE = {"Pod", "PersistentVolume", "PersistentVolumeClaim", "Service", "Namespace",
+                            "CSIDriver", "StorageClass"}
 
 # Admission: kind -> fn(cluster, old, new, dry_run) that may change ``new`` or raise ApiError.
 Admission = Callable[["Cluster", "dict | None", dict, bool], None]
@@ -151,6 +153,8 @@ class Cluster:
                                       "apiVersion": res.group_version, "time": self.now(),
                                       "fieldsType": "FieldsV1",
                                       "fieldsV1": patches.to_fields_v1(patches.fieldset(body))}]
+        if "status" in res.subresources and not internal:
+            obj["status"] = {}     # a user's create cannot set status; the real server resets it
         self._admit_and_validate(res, None, obj, dry_run, strict, internal)
         if dry_run:
             meta["uid"] = "00000000-0000-0000-0000-000000000000"
@@ -242,10 +246,16 @@ class Cluster:
         return self._deleted_answer(res, deleted)
 
     def _deleted_answer(self, res: Resource, obj: dict) -> dict:
-        if res.kind == "Pod":
-            meta = dict(obj["metadata"], deletionTimestamp=self.now(),
-                        deletionGracePeriodSeconds=obj.get("spec", {}).get("terminationGracePeriodSeconds", 30))
-            return {**obj, "metadata": meta}
+        # What the real server answers: kinds with graceful deletion or protection finalizers
+        # return the object (marked for deletion); the rest return a Success Status.
+        if res.kind in RETURNS_OBJECT_ON_DELETE:
+            meta = dict(obj["metadata"], deletionTimestamp=self.now())
+            if res.kind == "Pod":
+                meta["deletionGracePeriodSeconds"] = obj.get("spec", {}).get("terminationGracePeriodSeconds", 30)
+            out = {**obj, "metadata": meta}
+            if res.kind == "Namespace":
+                out["status"] = {"phase": "Terminating"}
+            return out
         details = {"name": obj["metadata"]["name"], "kind": res.plural, "uid": obj["metadata"].get("uid")}
         if res.group:
             details["group"] = res.group
@@ -284,6 +294,23 @@ class Cluster:
             admit(self, old, obj, False)
         obj["metadata"]["resourceVersion"] = old["metadata"]["resourceVersion"]
         return self.store.update(res.key, obj)
+
+    def set_pod_status(self, pod: dict, *, ready: bool, pod_ip: str, phase: str = "Running",
+                       reason: str | None = None, message: str | None = None) -> dict | None:
+        """For node agents that own a pod: report it started (ready or not) with its IP, or
+        finished (``phase`` "Failed"/"Succeeded" with reason and message). None if the pod is gone."""
+        from .controllers.pods import running_status
+        pods, nodes = by_key("/pods"), by_key("/nodes")
+        current = self.store.get(pods.key, pod["metadata"]["namespace"], pod["metadata"]["name"])
+        if current is None or current["metadata"]["uid"] != pod["metadata"]["uid"]:
+            return None
+        node = self.store.get(nodes.key, "", current["spec"].get("nodeName") or "")
+        if phase == "Running":
+            status = running_status(current, node, pod_ip, ready, self.now(), self.profile.container_runtime)
+        else:
+            status = {**copy.deepcopy(current.get("status") or {}), "phase": phase}
+            status.update({k: v for k, v in (("reason", reason), ("message", message)) if v})
+        return self.put(pods, {**copy.deepcopy(current), "status": status})
 
     def remove(self, res: Resource, obj: dict) -> None:
         """Delete as a controller; an object already gone is fine."""

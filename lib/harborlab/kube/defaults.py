@@ -41,6 +41,8 @@ def _pod(obj: dict) -> None:
 
 
 def _template_owner(obj: dict) -> None:
+    if obj.get("kind") in ("ReplicaSet", "ReplicationController"):
+        obj.setdefault("status", {}).setdefault("replicas", 0)   # required by their schema
     spec = obj.setdefault("spec", {})
     spec.setdefault("replicas", 1)
     pod_spec(spec.setdefault("template", {}).setdefault("spec", {}))
@@ -75,6 +77,7 @@ def _service(obj: dict) -> None:
         port.setdefault("targetPort", port.get("port"))
     if spec["type"] in ("NodePort", "LoadBalancer"):
         spec.setdefault("externalTrafficPolicy", "Cluster")
+    obj.setdefault("status", {}).setdefault("loadBalancer", {})
 
 
 def _pv(obj: dict) -> None:
