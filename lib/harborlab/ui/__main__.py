@@ -38,6 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = load_settings(args.config_dir, os.environ)
         users = UserStore(settings.database)
+        users.check()
         if users.init_admin_password(settings.admin_password):
             logging.getLogger("harborlab.ui").info("admin password initialised from HARBOR_ADMIN_PASSWORD")
         sessions = open_store(settings.redis)

@@ -197,3 +197,36 @@ class PrivateRedis:
             stop_pid(self.proc)
             self.proc = None
         shutil.rmtree(self.base, ignore_errors=True)
+
+
+class Processes:
+    """Programs started from launches (``harborlab.programs``), each stopped by its own PID."""
+
+    def __init__(self, logs: Path):
+        self.logs = logs
+        self.running: dict[str, subprocess.Popen] = {}
+
+    def run(self, name: str, launch, timeout: float = 30.0) -> subprocess.Popen:
+        log = self.logs / f"{name}.log"
+        proc = launch.start(log)
+        self.running[name] = proc
+        launch.wait_ready(proc, timeout, log)
+        return proc
+
+    def log(self, name: str) -> str:
+        path = self.logs / f"{name}.log"
+        return path.read_text(errors="replace") if path.exists() else ""
+
+    def stop(self, name: str) -> None:
+        proc = self.running.pop(name, None)
+        if proc is not None:
+            stop_pid(proc)
+
+    def stop_all(self) -> None:
+        for name in list(self.running):
+            self.stop(name)
+
+
+def loopback_block() -> str:
+    """A random ``127.79.X.`` prefix, so concurrent test runs do not share pod addresses."""
+    return f"127.79.{secrets.randbelow(250) + 1}."

@@ -80,6 +80,10 @@ class UserStore:
                 hint="check MYSQL_* in the adminserver configuration and the database's grants",
             ) from exc
 
+    def check(self) -> None:
+        """Connect once (Harbor's ui also refuses to start without its database)."""
+        self._connect().close()
+
     def _row(self, where: str, args: tuple) -> tuple | None:
         conn = self._connect()
         try:
