@@ -10,6 +10,7 @@ fails when the server runs as root.
 
 from __future__ import annotations
 
+import hashlib
 import pwd
 import re
 import shutil
@@ -126,16 +127,27 @@ def connect(host: str, port: int, user: str, password: str, database: str | None
     return pymysql.connect(host=host, port=port, user=user, password=password, database=database, **settings)
 
 
-def create_admin(socket: Path, user: str, password: str) -> None:
-    """A password account usable from TCP; the anonymous accounts go (they shadow '%')."""
-    sql = (
-        "DROP USER IF EXISTS ''@'localhost';\n"
-        f"CREATE USER IF NOT EXISTS '{user}'@'%' IDENTIFIED BY '{password}';\n"
-        f"CREATE USER IF NOT EXISTS '{user}'@'localhost' IDENTIFIED BY '{password}';\n"
-        f"GRANT ALL PRIVILEGES ON *.* TO '{user}'@'%' WITH GRANT OPTION;\n"
-        f"GRANT ALL PRIVILEGES ON *.* TO '{user}'@'localhost' WITH GRANT OPTION;\n"
+def native_password_hash(password: str) -> str:
+    """mysql_native_password's stored form: '*' + SHA1(SHA1(password)) in upper-case hex."""
+    return "*" + hashlib.sha1(hashlib.sha1(password.encode()).digest()).hexdigest().upper()
+
+
+def superuser_sql(user: str, password: str) -> str:
+    """An all-privileges account for TCP clients; the anonymous account goes (it shadows '%').
+
+    The password is sent already hashed: a plain ``IDENTIFIED BY '<value>'`` is
+    kept verbatim in Galera's write-set cache (galera.cache) on every node.
+    """
+    hashed = native_password_hash(password)
+    return "DROP USER IF EXISTS ''@'localhost';\n" + "".join(
+        f"CREATE USER IF NOT EXISTS '{user}'@'{host}' IDENTIFIED BY PASSWORD '{hashed}';\n"
+        f"GRANT ALL PRIVILEGES ON *.* TO '{user}'@'{host}' WITH GRANT OPTION;\n"
+        for host in ("%", "localhost")
     )
-    root_sql(socket, sql)
+
+
+def create_admin(socket: Path, user: str, password: str) -> None:
+    root_sql(socket, superuser_sql(user, password))
 
 
 # -- Galera ----------------------------------------------------------------------

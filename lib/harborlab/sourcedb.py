@@ -28,6 +28,7 @@ from harborlab.galera import (
     root_sql,
     server_cnf,
     socket_answers,
+    superuser_sql,
 )
 
 from harborlab.lab import generate_password
@@ -101,17 +102,6 @@ def sample_sql() -> str:
     )
 
 
-def grant_sql(password: str) -> str:
-    """harbor_src: root-equivalent on the source, as the reference setup's root was."""
-    return (
-        "DROP USER IF EXISTS ''@'localhost';\n"
-        f"CREATE USER '{USER}'@'%' IDENTIFIED BY '{password}';\n"
-        f"CREATE USER '{USER}'@'localhost' IDENTIFIED BY '{password}';\n"
-        f"GRANT ALL PRIVILEGES ON *.* TO '{USER}'@'%' WITH GRANT OPTION;\n"
-        f"GRANT ALL PRIVILEGES ON *.* TO '{USER}'@'localhost' WITH GRANT OPTION;\n"
-    )
-
-
 class SourceDb:
     name = NAME
 
@@ -159,7 +149,8 @@ class SourceDb:
         return STARTED
 
     def _load(self, lab: "Lab", socket: Path, rows: int) -> None:
-        root_sql(socket, grant_sql(lab.secret_value(SECRET)))
+        # harbor_src is root-equivalent on the source, as the reference setup's root was.
+        root_sql(socket, superuser_sql(USER, lab.secret_value(SECRET)))
         root_sql(socket, schema_sql() + sample_sql(), timeout=120)
         data = self.folder(lab) / "access_log.tsv"
         with open(data, "w") as out:
