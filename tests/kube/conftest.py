@@ -33,7 +33,8 @@ class KubeServer:
 
 def start_server(state: Path, *args: str, timeout: float = 20) -> KubeServer:
     state.mkdir(parents=True, exist_ok=True)
-    env = dict(os.environ, PYTHONPATH=str(ROOT / "lib"))
+    # tests/kube on the path too, so --agent-factory can name the test's plug-in agent.
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT / "lib"), str(Path(__file__).parent)]))
     log = open(state / "server.log", "wb")
     proc = subprocess.Popen([sys.executable, "-m", "harborlab.kube", "--state", str(state), "--port", "0",
                              *args], stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)

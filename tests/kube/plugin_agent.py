@@ -1,0 +1,38 @@
+"""A node agent plugged in with --agent-factory, as the kubelet simulator and pod runner will be:
+it owns its pods (reports them Ready with its own pod IP), answers log and proxy, and notes stops."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from pathlib import Path
+
+from aiohttp import web
+
+from harborlab.kube.nodes import DEFAULT_NODES, TrivialAgent
+
+
+class OwningAgent(TrivialAgent):
+    def __init__(self, cluster):
+        super().__init__(cluster.profile)
+        self.stops = Path(os.environ["PLUGIN_AGENT_STOPS"])
+
+    def start_pod(self, pod, cluster) -> bool:
+        asyncio.get_running_loop().call_later(
+            0.1, lambda: cluster.set_pod_status(pod, ready=True, pod_ip="127.77.0.5"))
+        return True
+
+    def stop_pod(self, pod) -> None:
+        with self.stops.open("a") as fh:
+            fh.write(pod["metadata"]["name"] + "\n")
+
+    def pod_log(self, pod, container, tail_lines):
+        return f"log of {pod['metadata']['name']}/{container}\n"
+
+    async def pod_proxy(self, request, pod, port, path):
+        return web.Response(text=f"{pod['metadata']['name']} port={port} path={path}")
+
+
+def factory(cluster):
+    agent = OwningAgent(cluster)
+    return {name: agent for name in DEFAULT_NODES}
