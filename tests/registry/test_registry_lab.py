@@ -20,7 +20,7 @@ from harborbook import tokenkeys
 from harborbook.registry import RegistryClient, build_image, compare_pull, sha256_digest
 from harborbook.registry.image import Image
 from harborbook.registry.transport import request
-from harborlab.programs import PodLayout, nginx_launch, registry_launch
+from harborlab.programs import PodLayout, nginx_launch, registry_launch, reload_nginx
 from harborlab.ui.fixtures import ADMIN_PASSWORD, TokenKeys, start_ui
 
 pytestmark = [pytest.mark.lab, pytest.mark.slow]
@@ -143,7 +143,7 @@ def unique_image(flavour: str = "docker") -> Image:
 @pytest.fixture
 def direct(procs, tmp_path, ips, token_keys, mariadb):
     """One ui and one token-auth registry on shared storage; returns (registry URL, storage dir)."""
-    ui = start_ui(procs, tmp_path / "ui-0", ips(1), token_keys, mariadb)
+    ui = start_ui(procs, tmp_path / "ui-0", ips(1), token_keys, mariadb)  # process name: ui-0
     storage = tmp_path / "shared-storage"
     pod = registry_pod(tmp_path / "registry-0", ips(2), storage, token_keys,
                        registry_config(f"http://{ui.ip}/service/token"))
@@ -165,6 +165,16 @@ def test_push_and_pull_with_token_auth(direct, flavour, chunk):
     head = client.head_manifest("library/probe", "t1")
     assert head.present and head.digest == image.digest
     assert not client.head_manifest("library/probe", "no-such-tag").present
+
+
+def test_registry_events_reach_the_ui(direct, procs):
+    """notifications.endpoints named http://ui/...: translated to the ui's endpoint, delivered."""
+    url, _storage = direct
+    RegistryClient(url, "admin", ADMIN_PASSWORD).push("library/events", "t", unique_image())
+    deadline = time.monotonic() + 15
+    while "notification:" not in procs.log("ui-0") and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert "notification:" in procs.log("ui-0")
 
 
 def test_wrong_password_is_refused(direct):
@@ -295,10 +305,23 @@ def test_nginx_routes_to_two_registries_and_the_ui(procs, tmp_path, ips, token_k
     assert "[emerg]" not in procs.log("nginx-0")
 
 
-def test_nginx_with_no_ready_registry_answers_502(procs, tmp_path, ips, token_keys):
+def test_nginx_follows_endpoint_changes(procs, tmp_path, ips, token_keys):
+    """No ready registry: 502. Endpoints appear: a reload (SIGHUP) routes to them, no restart."""
     nginx = PodLayout("nginx-0", ips(9), tmp_path / "nginx-0")
     write(nginx.root / "etc/nginx/nginx.conf", HARBOR_NGINX)
-    procs.run("nginx-0", nginx_launch(nginx, {"registry:5000": [], "ui:80": []}, worker_user="root"))
+    master = procs.run("nginx-0", nginx_launch(nginx, {"registry:5000": [], "ui:80": []}, worker_user="root"))
     with pytest.raises(TransportError, match="HTTP 502") as info:
         RegistryClient(f"http://{nginx.ip}").challenge()
     assert "upstream" in info.value.hint
+
+    pod = registry_pod(tmp_path / "registry-0", ips(2), tmp_path / "storage", token_keys,
+                       registry_config(f"http://{nginx.ip}/service/token"))
+    procs.run(pod.name, registry_launch(pod))
+    reload_nginx(master.pid, nginx_launch(nginx, {"registry:5000": [f"{pod.ip}:5000"], "ui:80": []},
+                                          worker_user="root"))
+    deadline = time.monotonic() + 10
+    while request("GET", f"http://{nginx.ip}/v2/").status == 502 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    challenge = RegistryClient(f"http://{nginx.ip}").challenge()
+    assert challenge.realm == f"http://{nginx.ip}/service/token"
+    assert master.poll() is None  # the same master process

@@ -55,7 +55,7 @@ class Handler(BaseHTTPRequestHandler):
 @pytest.fixture
 def server():
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     Handler.seen = []
     try:
@@ -157,3 +157,81 @@ def test_client_without_credentials_gets_the_401(server):
 )
 def test_with_query(url, expected):
     assert with_query(url, digest="sha256:ab") == expected
+
+
+class UploadHandler(BaseHTTPRequestHandler):
+    """Just enough of the blob upload protocol, answering with relative Locations."""
+
+    requests: list[tuple[str, str, bytes]] = []
+
+    def log_message(self, *args):
+        pass
+
+    def _answer(self, status, location=None):
+        self.send_response(status)
+        if location:
+            self.send_header("Location", location)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def _record(self):
+        length = int(self.headers.get("Content-Length") or 0)
+        UploadHandler.requests.append((self.command, self.path, self.rfile.read(length)))
+
+    def do_HEAD(self):
+        self._record()
+        self._answer(404)
+
+    def do_POST(self):
+        self._record()
+        self._answer(202, "/v2/lib/x/blobs/uploads/u1?_state=0")  # absolute path, no host
+
+    def do_PATCH(self):
+        self._record()
+        step = len([r for r in UploadHandler.requests if r[0] == "PATCH"])
+        self._answer(202, f"u1?_state={step}")  # relative to the current path
+
+    def do_PUT(self):
+        self._record()
+        self._answer(201, "/v2/lib/x/blobs/sha256:done")
+
+
+@pytest.fixture
+def upload_server():
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), UploadHandler)
+    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    UploadHandler.requests = []
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+        thread.join(5)
+
+
+def test_chunked_upload_follows_relative_locations(upload_server):
+    data = bytes(range(250))
+    client = RegistryClient(upload_server)
+    assert client.upload_blob("lib/x", data, "sha256:abc", chunk_size=100) == upload_server + "/v2/lib/x/blobs/sha256:done"
+    calls = [(method, path) for method, path, _body in UploadHandler.requests]
+    assert calls == [
+        ("POST", "/v2/lib/x/blobs/uploads/"),
+        ("PATCH", "/v2/lib/x/blobs/uploads/u1?_state=0"),
+        ("PATCH", "/v2/lib/x/blobs/uploads/u1?_state=1"),
+        ("PATCH", "/v2/lib/x/blobs/uploads/u1?_state=2"),
+        ("PUT", "/v2/lib/x/blobs/uploads/u1?_state=3&digest=sha256%3Aabc"),
+    ]
+    assert b"".join(body for method, _p, body in UploadHandler.requests if method == "PATCH") == data
+
+
+def test_monolithic_upload_sends_the_blob_with_the_digest(upload_server):
+    RegistryClient(upload_server).upload_blob("lib/x", b"blob", "sha256:abc")
+    method, path, body = UploadHandler.requests[-1]
+    assert (method, path, body) == ("PUT", "/v2/lib/x/blobs/uploads/u1?_state=0&digest=sha256%3Aabc", b"blob")
+
+
+def test_refused_upload_is_a_transport_error(server):
+    # The plain test server answers POST with 501 (no handler): not the 202 an upload needs.
+    with pytest.raises(TransportError, match="start upload"):
+        RegistryClient(server).upload_blob("lib/x", b"blob", "sha256:abc")

@@ -22,7 +22,7 @@ from __future__ import annotations
 from typing import Callable
 
 from .layout import Launch, LaunchError, PodLayout, pick_endpoint, split_hostport
-from .nginx import NGINX_CONFIG, nginx_launch
+from .nginx import NGINX_CONFIG, nginx_launch, reload as reload_nginx
 from .registry import REGISTRY_CONFIG, REGISTRY_EXAMPLE_CONFIG, REGISTRY_TRANSLATIONS, registry_launch
 from .ui import UI_CONFIG, ui_launch
 
@@ -45,6 +45,7 @@ __all__ = [
     "nginx_launch",
     "pick_endpoint",
     "registry_launch",
+    "reload_nginx",
     "split_hostport",
     "ui_launch",
 ]

@@ -3,11 +3,13 @@
 The pod's ``/etc/nginx/nginx.conf`` is translated by :mod:`.nginxconf` (addresses and paths
 only, see the table there) into the pod's runtime directory, and nginx runs in the
 foreground with that directory as its prefix. When a Service's endpoints change, the lab
-produces a new launch and restarts (or reloads) nginx with it.
+produces a new launch and :func:`reload` applies it to the running master.
 """
 
 from __future__ import annotations
 
+import os
+import signal
 from pathlib import PurePosixPath
 from typing import Mapping, Sequence
 
@@ -56,3 +58,13 @@ def nginx_launch(
     )
 
 
+
+
+def reload(pid: int, launch: Launch) -> None:
+    """Apply a new launch (new endpoints) to a running nginx: rewrite its files, SIGHUP the master.
+
+    nginx re-reads its configuration on SIGHUP and replaces its workers gracefully, so requests
+    in flight finish; a broken new configuration leaves the old one running (and logs why).
+    """
+    launch.prepare()
+    os.kill(pid, signal.SIGHUP)
