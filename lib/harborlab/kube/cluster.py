@@ -19,11 +19,12 @@ from .events import EventRecorder
 from .profiles import Profile
 from .resources import Resource, by_key, by_kind
 from .selectors import parse_fields, parse_labels
-from .status import ApiError, already_exists, bad_request, conflict, gone, invalid, not_found, cause
+from .status import ApiError, already_exists, forbidden, bad_request, conflict, gone, invalid, not_found, cause
 from .store import Store, rfc3339
 
 NAMESPACES = by_key("/namespaces")
 _GEN_CHARS = "bcdfghjklmnpqrstvwxz2456789"
+PROTECTED_NAMESPACES = {"default", "kube-system", "kube-public"}
 RETURNS_OBJECT_ON_DELETE = {"Pod", "PersistentVolume", "PersistentVolumeClaim", "Service", "Namespace",
                             "CSIDriver", "StorageClass"}
 
@@ -222,6 +223,8 @@ class Cluster:
     def delete(self, res: Resource, ns: str, name: str, propagation: str | None = None,
                dry_run: bool = False, preconditions: dict | None = None) -> dict:
         obj = self._get_or_404(res, ns, name)
+        if res.kind == "Namespace" and name in PROTECTED_NAMESPACES:
+            raise forbidden(f'namespaces "{name}" is forbidden: this namespace may not be deleted')
         if preconditions:
             if preconditions.get("uid") and preconditions["uid"] != obj["metadata"].get("uid"):
                 raise conflict(res, name)
