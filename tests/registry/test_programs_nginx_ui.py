@@ -167,3 +167,18 @@ def test_ui_launch(tmp_path):
                            "--listen", "127.77.0.3:80"]
     assert launch.env == {"MYSQL_HOST": "db", "MYSQL_PWD": "pw", "HARBOR_ADMIN_PASSWORD": "H",
                           "CONFIG_PATH": "/etc/ui/app.conf", "_REDIS_URL": "r"}
+
+
+def test_catalog_launches_each_image_the_same_way(tmp_path):
+    from harborlab.programs import CATALOG, Surroundings, launch_for
+
+    pod = PodLayout("p", "127.77.0.4", tmp_path, env={"CONFIG_PATH": "/etc/ui/app.conf"})
+    (tmp_path / "etc/nginx").mkdir(parents=True)
+    (tmp_path / "etc/nginx/nginx.conf").write_text(HARBOR_NGINX)
+    around = Surroundings(endpoints={"registry:5000": ["127.77.0.1:5000"], "ui:80": ["127.77.0.3:80"]},
+                          adminserver_env={"MYSQL_HOST": "db"}, python="/py")
+    programs = {image: launch_for(image, pod, around).argv[0] for image in CATALOG}
+    assert programs == {"vmware/registry:2.6.2-photon": "docker-registry",
+                        "vmware/nginx-photon:1.11.13": "nginx", "vmware/harbor-ui:v1.2.0": "/py"}
+    assert CATALOG["vmware/registry:2.6.2-photon"].config_path == "/etc/registry/config.yml"
+    assert launch_for("vmware/harbor-adminserver:v1.2.0", pod, around) is None

@@ -235,3 +235,10 @@ def test_refused_upload_is_a_transport_error(server):
     # The plain test server answers POST with 501 (no handler): not the 202 an upload needs.
     with pytest.raises(TransportError, match="start upload"):
         RegistryClient(server).upload_blob("lib/x", b"blob", "sha256:abc")
+
+
+def test_cached_tokens_are_masked_in_errors(server):
+    client = RegistryClient(server, "u", "pw-long-enough")
+    client._tokens["scope"] = "Bearer eyJ.token-value.sig"
+    error = http_error("GET", Response(500, server, [], b"echo: eyJ.token-value.sig"), client._secrets())
+    assert "token-value" not in error.message

@@ -113,7 +113,10 @@ class RegistryClient:
     # -- plumbing ---------------------------------------------------------------------------
 
     def _secrets(self) -> tuple[str, ...]:
-        return tuple(v for v in (self._password, *self._tokens.values()) if v)
+        # Cached credentials are "Bearer <token>" / "Basic <b64>": mask the bare values too.
+        values = [self._password, *self._tokens.values()]
+        values += [v.partition(" ")[2] for v in self._tokens.values()]
+        return tuple(v for v in values if v)
 
     def _basic(self) -> str | None:
         if self.username is None or self._password is None:

@@ -14,29 +14,26 @@ Config files are used as applied; only addresses and paths are translated, mecha
   endpoints, pid/log/temp paths under the pod's runtime directory.
 - ui (:mod:`.ui`): the stand-in, with the ui's config dir and the adminserver's DB settings.
 
-:data:`PROGRAMS` is the catalog: image -> (the config path the image reads, its launcher).
+:data:`CATALOG` (:mod:`.catalog`) maps each image to the config path it reads, its ports and
+its launcher; :func:`launch_for` calls any of them the same way.
 """
 
 from __future__ import annotations
 
-from typing import Callable
-
+from .catalog import CATALOG, ImageProgram, Surroundings, launch_for
 from .layout import Launch, LaunchError, PodLayout, pick_endpoint, split_hostport
 from .nginx import NGINX_CONFIG, nginx_launch, reload as reload_nginx
 from .registry import REGISTRY_CONFIG, REGISTRY_EXAMPLE_CONFIG, REGISTRY_TRANSLATIONS, registry_launch
 from .ui import UI_CONFIG, ui_launch
 
-PROGRAMS: dict[str, tuple[str, Callable[..., Launch]]] = {
-    "vmware/registry:2.6.2-photon": (REGISTRY_CONFIG, registry_launch),
-    "vmware/nginx-photon:1.11.13": (NGINX_CONFIG, nginx_launch),
-    "vmware/harbor-ui:v1.2.0": (UI_CONFIG, ui_launch),
-}
-
 __all__ = [
+    "CATALOG",
+    "ImageProgram",
+    "Surroundings",
+    "launch_for",
     "Launch",
     "LaunchError",
     "NGINX_CONFIG",
-    "PROGRAMS",
     "PodLayout",
     "REGISTRY_CONFIG",
     "REGISTRY_EXAMPLE_CONFIG",
