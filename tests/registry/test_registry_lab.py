@@ -165,6 +165,9 @@ def test_push_and_pull_with_token_auth(direct, flavour, chunk):
     head = client.head_manifest("library/probe", "t1")
     assert head.present and head.digest == image.digest
     assert not client.head_manifest("library/probe", "no-such-tag").present
+    # Without a token (as through a pod proxy): the replica proves it enforces token auth.
+    anonymous = client.head_manifest("library/probe", "t1", authenticate=False)
+    assert anonymous.status == 401 and anonymous.challenge.service == "harbor-registry"
 
 
 def test_registry_events_reach_the_ui(direct, procs):
@@ -258,17 +261,21 @@ def test_skopeo_with_wrong_password_fails(direct, tmp_path):
 def test_config_at_the_stock_path_runs_the_example_config(procs, tmp_path, ips, token_keys):
     """The 2017 bug for real: mounted at /etc/docker/registry, the config is ignored."""
     storage = tmp_path / "shared-storage"
-    pod = registry_pod(tmp_path / "registry-0", ips(3), storage, token_keys,
-                       registry_config("http://127.0.0.1:1/service/token"), mount="/etc/docker/registry")
-    procs.run(pod.name, registry_launch(pod))
-    client = RegistryClient(f"http://{pod.ip}:5000")  # no credentials at all
+    pods = []
+    for n in (3, 4):
+        pod = registry_pod(tmp_path / f"registry-{n}", ips(n), storage, token_keys,
+                           registry_config("http://127.0.0.1:1/service/token"), mount="/etc/docker/registry")
+        procs.run(pod.name, registry_launch(pod))
+        pods.append(pod)
+    client = RegistryClient(f"http://{pods[0].ip}:5000")  # no credentials at all
     assert client.challenge() is None  # no auth: the token config was never read
     image = unique_image()
     client.push("library/lost", "t", image)
     assert compare_pull(image, client.pull("library/lost", "t")) == []
-    private = pod.root / "var/lib/registry"
-    assert blob_file(private, image.layer.digest).is_file()
-    assert not blob_file(storage, image.layer.digest).exists()
+    assert blob_file(pods[0].root / "var/lib/registry", image.layer.digest).is_file()
+    assert not blob_file(storage, image.layer.digest).exists()  # nothing on the shared volume
+    other = client.with_base(f"http://{pods[1].ip}:5000").head_manifest("library/lost", "t", authenticate=False)
+    assert other.status == 404 and other.challenge is None  # the other replica never saw it
 
 
 def test_nginx_routes_to_two_registries_and_the_ui(procs, tmp_path, ips, token_keys, mariadb):

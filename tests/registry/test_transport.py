@@ -40,6 +40,8 @@ class Handler(BaseHTTPRequestHandler):
             "/loop": (302, [("Location", "/loop")], b""),
             "/v2/": (401, [("WWW-Authenticate", 'Basic realm="r"')], b""),
             "/boom": (500, [], b"x" * 1000),
+            "/v2/p/manifests/t": (401, [("WWW-Authenticate", 'Bearer realm="http://t/service/token",service="s"')], b""),
+            "/v2/p/manifests/err": (500, [], b""),
         }
         if self.path == "/v2/" and self.headers.get("Authorization"):
             return self._answer(200, [], b"{}")
@@ -242,3 +244,14 @@ def test_cached_tokens_are_masked_in_errors(server):
     client._tokens["scope"] = "Bearer eyJ.token-value.sig"
     error = http_error("GET", Response(500, server, [], b"echo: eyJ.token-value.sig"), client._secrets())
     assert "token-value" not in error.message
+
+
+def test_unauthenticated_head_reports_the_challenge(server):
+    client = RegistryClient(server, "u", "pw", extra_headers={"X-Through": "proxy"})
+    head = client.head_manifest("p", "t", authenticate=False)
+    assert (head.status, head.present, head.challenge.service) == (401, False, "s")
+    assert Handler.seen[-1] == ("HEAD", "/v2/p/manifests/t", None)  # no credential was sent
+    missing = client.head_manifest("p", "absent", authenticate=False)
+    assert (missing.status, missing.challenge) == (404, None)
+    with pytest.raises(TransportError, match="HTTP 500"):
+        client.head_manifest("p", "err", authenticate=False)

@@ -39,9 +39,12 @@ class Pulled:
 
 @dataclass(frozen=True)
 class ManifestHead:
+    """What a manifest ``HEAD`` found. ``challenge`` is set when the answer was a registry 401."""
+
     status: int
     digest: str | None
     content_type: str | None
+    challenge: Challenge | None = None
 
     @property
     def present(self) -> bool:
@@ -289,12 +292,28 @@ class RegistryClient:
         blobs = {digest: self.get_blob(name, digest) for digest in manifest_blob_digests(manifest)}
         return Pulled(manifest, content_type, header_digest, blobs)
 
-    def head_manifest(self, name: str, reference: str) -> ManifestHead:
-        """``HEAD`` a manifest: status and digest, without raising on 404 (a check decides)."""
-        scope = repository_scope(name, ("pull",))
-        response = self.send("HEAD", self.url(f"/v2/{name}/manifests/{reference}"), scope,
-                             {"Accept": ACCEPT_MANIFESTS})
-        if response.status not in (200, 404):
+    def head_manifest(self, name: str, reference: str, authenticate: bool = True) -> ManifestHead:
+        """``HEAD`` a manifest: status and digest, without raising on 404 (a check decides).
+
+        ``authenticate=False`` sends only ``extra_headers`` and reports a registry 401 with its
+        challenge instead of raising. That is the only way through the Kubernetes API's pod
+        proxy: the API server consumes the ``Authorization`` header (it authenticates the
+        operator with it and strips it), so a registry token can never reach the pod that way.
+        A replica answering 401 with the expected Bearer challenge is running its token config;
+        one answering 200/404 without auth is running the image's example config (the 2017 bug).
+        """
+        url = self.url(f"/v2/{name}/manifests/{reference}")
+        headers = {"Accept": ACCEPT_MANIFESTS}
+        if authenticate:
+            response = self.send("HEAD", url, repository_scope(name, ("pull",)), headers)
+        else:
+            response = request("HEAD", url, {**self.extra_headers, **headers},
+                               timeout=self.timeout, context=self.context)
+        challenge = None
+        if response.status == 401 and not authenticate:
+            headers_401 = response.header_all("WWW-Authenticate")
+            challenge = find_challenge(headers_401, "bearer") or find_challenge(headers_401, "basic")
+        if response.status not in (200, 404) and challenge is None:
             raise http_error("HEAD", response, self._secrets(), what="manifest check")
         return ManifestHead(response.status, response.header("Docker-Content-Digest"),
-                            response.header("Content-Type"))
+                            response.header("Content-Type"), challenge)
