@@ -490,3 +490,9 @@ def test_harborbook_does_not_import_harborlab():
     code = "import sys, harborbook, harborbook.errors; print([m for m in sys.modules if m.startswith('harborlab')])"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_recorded_ports_are_reused_by_a_later_lab(tmp_path):
+    Lab(tmp_path, ports={"redis": 26379}).record("lab", {"ports": {**PORTS, "redis": 26379}})
+    assert Lab(tmp_path).ports["redis"] == 26379
+    assert Lab(tmp_path, ports={"redis": 1}).ports["redis"] == 1

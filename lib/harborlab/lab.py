@@ -138,10 +138,13 @@ class Lab:
     ):
         if profile not in PROFILES:
             raise LabError(f"unknown lab profile {profile!r}", hint=f"use one of: {', '.join(PROFILES)}")
-        self.state = Path(state).absolute()
         self.profile = profile
         self.options = {**DEFAULT_OPTIONS, **options}
-        self.ports = {**PORTS, **(ports or {})}
+        self.state = Path(state).absolute()
+        # Ports an earlier `up` recorded win over the defaults, so `status` and
+        # `down` find a lab that was started on overridden ports.
+        recorded = self.details.get("lab", {}).get("ports", {})
+        self.ports = {**PORTS, **recorded, **(ports or {})}
         self.host = HOST
         self._components = list(components) if components is not None else None
         self._spawned: list[str] = []
@@ -302,7 +305,9 @@ class Lab:
         check_root(os.geteuid())
         check_packages()
         self.prepare()
-        self.record("lab", {"state": str(self.state), "profile": self.profile, "options": self.options})
+        self.record(
+            "lab", {"state": str(self.state), "profile": self.profile, "options": self.options, "ports": self.ports}
+        )
         for component in self.components:
             for port in getattr(component, "planned_ports", lambda lab: [])(self):
                 self.ensure_port_free(port)
