@@ -326,9 +326,11 @@ def test_nginx_follows_endpoint_changes(procs, tmp_path, ips, token_keys):
     procs.run(pod.name, registry_launch(pod))
     reload_nginx(master.pid, nginx_launch(nginx, {"registry:5000": [f"{pod.ip}:5000"], "ui:80": []},
                                           worker_user="root"))
-    deadline = time.monotonic() + 10
-    while request("GET", f"http://{nginx.ip}/v2/").status == 502 and time.monotonic() < deadline:
-        time.sleep(0.2)
+    # Old workers finish gracefully while new ones start: wait for five answers in a row.
+    deadline, streak = time.monotonic() + 15, 0
+    while streak < 5 and time.monotonic() < deadline:
+        streak = streak + 1 if request("GET", f"http://{nginx.ip}/v2/").status == 401 else 0
+        time.sleep(0.1)
     challenge = RegistryClient(f"http://{nginx.ip}").challenge()
     assert challenge.realm == f"http://{nginx.ip}/service/token"
     assert master.poll() is None  # the same master process
