@@ -211,3 +211,37 @@ def test_no_secret_in_configmaps(manifests, generated, credentials):
     text = dump_all(o for o in manifests if o["kind"] != "Secret")
     for value in secret_values(generated, credentials):
         assert value not in text
+
+
+def test_redis_password_with_comma_refused(sandbox, generated):
+    from harborbook.beego import RedisUrlError
+    from harborbook.render import Credentials
+
+    bad = Credentials(db_password="db-Pw-7731", admin_password="Harbor-Admin-9931", redis_password="a,b-Pw-0001")
+    with pytest.raises(RedisUrlError) as info:
+        render(sandbox, generated, bad)
+    assert "a,b-Pw-0001" not in info.value.render()
+
+
+def test_reveal_credentials_from_references(sandbox, monkeypatch):
+    from harborbook.render import reveal_credentials
+    from harborbook.secrets import SecretRef
+
+    harbor = sandbox.harbor.model_copy(update={"admin_password": SecretRef("env:RB_ADMIN")})
+    target = sandbox.database.target.model_copy(update={"password": SecretRef("env:RB_DB")})
+    redis = sandbox.redis.model_copy(update={"password": None})
+    params = sandbox.model_copy(update={"harbor": harbor, "redis": redis,
+                                        "database": sandbox.database.model_copy(update={"target": target})})
+    monkeypatch.setenv("RB_ADMIN", "Admin-From-Env-1")
+    monkeypatch.setenv("RB_DB", "Db-From-Env-1")
+    creds = reveal_credentials(params)
+    assert (creds.admin_password, creds.db_password, creds.redis_password, creds.email_password) == (
+        "Admin-From-Env-1", "Db-From-Env-1", "", "")
+    assert "Admin-From-Env-1" not in repr(creds)
+
+
+def test_secret_data_is_remembered_for_masking(manifests):
+    from harborbook.secrets import mask
+
+    encoded = find(manifests, "Secret", "harbor-ui-secret")["data"]["_REDIS_URL"]
+    assert encoded not in mask(f"leaked: {encoded}")

@@ -20,7 +20,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
 from ..params.models import Params
-from ..secrets import MASK
+from ..secrets import MASK, remember
 from .findings import RenderError, object_name
 from .secrets import GeneratedSecrets
 from .values import COMPONENTS, KIND_ORDER, Credentials, context
@@ -98,6 +98,11 @@ def render(
     objects: list[dict] = []
     for component in COMPONENTS:
         objects += render_template(env, f"{component}.yaml.j2", values)
+    for obj in objects:
+        if obj.get("kind") == "Secret":
+            # The base64 forms (and composites such as _REDIS_URL) are secrets too: mask() them.
+            for value in (obj.get("data") or {}).values():
+                remember(str(value))
     return sort_for_apply(objects)
 
 
