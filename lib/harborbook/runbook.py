@@ -64,6 +64,8 @@ class StepResult:
     data: dict[str, Any] = field(default_factory=dict)
     hint: str | None = None
     see: str | None = None
+    # What a later cell needs from this step (a connection, rendered objects); never saved.
+    value: Any = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         self.status = Status(self.status)

@@ -1,0 +1,109 @@
+"""03-render-config's and 04-rollout's steps around :mod:`harborbook.render`.
+
+Generated secrets are created once and kept in the cluster (Secret ``harbor-generated-secrets``)
+so that every later render — 03 again, 04, a rollout a year from now — produces the same
+manifests: regenerating them would log every user out and invalidate every token.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pandas as pd
+
+from . import render
+from .errors import RunbookError
+from .render import Level
+from .runbook import Status, StepResult
+
+GENERATED = render.STORED_SECRET_NAME
+
+
+def _stored(kube, namespace: str) -> dict | None:
+    secret = kube.get("v1", "Secret", GENERATED, namespace)
+    return (secret or {}).get("data") or None
+
+
+def generated_secrets(kube, namespace: str, dry_run: bool, now: dt.datetime | None = None) -> StepResult:
+    """Reuse the stored generated secrets; draw and store only what is missing."""
+    generated, drawn = render.ensure_generated(_stored(kube, namespace), now or dt.datetime.now(dt.timezone.utc))
+    if not drawn:
+        return StepResult("generated secrets", Status.UNCHANGED, f"reused from Secret {GENERATED} (values not shown)",
+                          value=generated)
+    if dry_run:
+        return StepResult("generated secrets", Status.SKIPPED,
+                          f"would generate and store {', '.join(drawn)} in Secret {GENERATED}", value=generated)
+    kube.apply(render.stored_secret_manifest(generated, namespace))
+    return StepResult("generated secrets", Status.CHANGED,
+                      f"generated {', '.join(drawn)} and stored them in Secret {GENERATED} (values not shown)",
+                      value=generated)
+
+
+def stored_generated_secrets(kube, namespace: str) -> StepResult:
+    """04's view: the secrets 03 stored; refuse to invent new ones here."""
+    stored = _stored(kube, namespace)
+    if not stored:
+        raise RunbookError(f"Secret {GENERATED} does not exist in {namespace}",
+                           hint="run 03-render-config first: it generates the secrets once and stores them",
+                           see="03-render-config")
+    generated, drawn = render.ensure_generated(stored, dt.datetime.now(dt.timezone.utc))
+    if drawn:
+        raise RunbookError(f"Secret {GENERATED} lacks {', '.join(drawn)}", hint="run 03-render-config again",
+                           see="03-render-config")
+    return StepResult("generated secrets", Status.OK, f"read from Secret {GENERATED} (values not shown)", value=generated)
+
+
+def manifests(params, generated) -> StepResult:
+    """Render every manifest from the templates (Secrets, ConfigMaps, Services, Deployments)."""
+    objects = render.render(params, generated, render.reveal_credentials(params))
+    table = pd.DataFrame([{"kind": m["kind"], "name": m["metadata"]["name"]} for m in objects])
+    return StepResult("render", Status.OK, f"{len(objects)} objects rendered", table=table, value=objects)
+
+
+def _findings_result(name: str, findings: list, passed: str) -> StepResult:
+    rows = [f.as_row() for f in findings]
+    failed = [f for f in findings if f.level is Level.FAILED]
+    warned = [f for f in findings if f.level is Level.WARNING]
+    if failed:
+        status, summary = Status.FAILED, f"{len(failed)} failed: " + "; ".join(f"{f.object}: {f.message}" for f in failed)
+    elif warned:
+        status, summary = Status.WARNING, f"{len(warned)} warning(s): " + "; ".join(f.message for f in warned)
+    else:
+        status, summary = Status.OK, passed
+    table = pd.DataFrame(rows, columns=["check", "level", "object", "message", "hint"]) if rows else None
+    return StepResult(name, status, summary, table=table, hint=failed[0].hint if failed else None,
+                      data={"findings": rows})
+
+
+def lint(params, objects: list[dict]) -> StepResult:
+    """The traps of the reference procedure, each a precise failure."""
+    findings = render.run_lints(objects, params, db_password=params.database.target.password.reveal())
+    return _findings_result("lint", findings, "no finding: config paths, shared storage, sessions, DB, token realm")
+
+
+def validate(kube, objects: list[dict]) -> StepResult:
+    """Every manifest against the JSON schema of the cluster's version."""
+    version, findings = render.validate_manifests(objects, kube.version().get("gitVersion", "v1.30.0"))
+    return _findings_result("schema", findings, f"{len(objects)} objects valid for Kubernetes {version}")
+
+
+def plan(kube, objects: list[dict], folder: Path) -> StepResult:
+    """Per object: create / update / unchanged, with a masked diff; manifests written (masked)."""
+    live = {render.object_key(m): kube.get(m["apiVersion"], m["kind"], m["metadata"]["name"],
+                                           m["metadata"].get("namespace")) for m in objects}
+    entries = render.plan(objects, live)
+    render.write_manifests(objects, folder)
+    table = pd.DataFrame([e.as_row() for e in entries])
+    counts = table["action"].value_counts().to_dict() if not table.empty else {}
+    changes = counts.get("create", 0) + counts.get("update", 0)
+    diffs = {e.object: e.diff for e in entries if e.diff}
+    summary = ", ".join(f"{n} to {a}" if a != "unchanged" else f"{n} unchanged" for a, n in sorted(counts.items()))
+    return StepResult("plan", Status.OK if changes else Status.UNCHANGED, f"{summary}; manifests in {folder.name}/",
+                      table=table, data={"diffs": diffs})
+
+
+def diffs(plan_result: StepResult) -> str:
+    """The unified diffs of a plan, for the notebook to print (Secret data masked)."""
+    found = plan_result.data.get("diffs") or {}
+    return "\n".join(found.values()) if found else "(no object changes)"
