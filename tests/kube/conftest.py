@@ -3,11 +3,14 @@ state dir; no root needed) and official-client ApiClients configured from the ku
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -115,10 +118,16 @@ def namespace(core):
 
 
 def wait_for(predicate, timeout: float = 5.0, interval: float = 0.05, what: str = "condition"):
-    """Poll ``predicate`` until it returns a truthy value; fail the test with ``what`` otherwise."""
+    """Poll ``predicate`` until it returns a truthy value; fail the test with ``what`` otherwise.
+    A 404 from the API while polling means "not there yet"."""
     deadline = time.monotonic() + timeout
     while True:
-        value = predicate()
+        try:
+            value = predicate()
+        except client.ApiException as exc:
+            if exc.status != 404:
+                raise
+            value = None
         if value:
             return value
         if time.monotonic() > deadline:
@@ -130,3 +139,25 @@ def wait_for(predicate, timeout: float = 5.0, interval: float = 0.05, what: str 
 def wait():
     """``wait(predicate, timeout=5, what=...)``: poll until truthy, fail the test on timeout."""
     return wait_for
+
+
+def raw_request(server: KubeServer, method: str, path: str, body: bytes | None = None, token: str | None = "ok",
+                content_type: str = "application/json") -> tuple[int, dict]:
+    """One HTTP request without the official client; token "ok" means the kubeconfig's token."""
+    cfg = json.loads(server.kubeconfig.read_text())
+    headers = {"Content-Type": content_type}
+    if token:
+        headers["Authorization"] = "Bearer " + (cfg["users"][0]["user"]["token"] if token == "ok" else token)
+    req = urllib.request.Request(cfg["clusters"][0]["cluster"]["server"] + path, data=body, method=method,
+                                 headers=headers)
+    try:
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            return resp.status, json.loads(resp.read() or b"{}")
+    except urllib.error.HTTPError as err:
+        return err.code, json.loads(err.read() or b"{}")
+
+
+@pytest.fixture
+def raw():
+    """``raw(server, method, path, body=None, token="ok", content_type=...)`` -> (status, json)."""
+    return raw_request

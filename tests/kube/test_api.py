@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import threading
-import urllib.request
-import urllib.error
 
 import pytest
 from kubernetes import client, watch
@@ -14,31 +12,14 @@ from kubernetes.dynamic import DynamicClient
 pytestmark = pytest.mark.lab
 
 
-def raw(server, method: str, path: str, body: bytes | None = None, token: str | None = "ok",
-        content_type: str = "application/json") -> tuple[int, dict]:
-    cfg = json.loads(server.kubeconfig.read_text())
-    base = cfg["clusters"][0]["cluster"]["server"]
-    headers = {"Content-Type": content_type}
-    if token == "ok":
-        headers["Authorization"] = "Bearer " + cfg["users"][0]["user"]["token"]
-    elif token:
-        headers["Authorization"] = "Bearer " + token
-    req = urllib.request.Request(base + path, data=body, method=method, headers=headers)
-    try:
-        with urllib.request.urlopen(req, timeout=10) as resp:
-            return resp.status, json.loads(resp.read() or b"{}")
-    except urllib.error.HTTPError as err:
-        return err.code, json.loads(err.read() or b"{}")
-
-
 @pytest.mark.parametrize("token", [None, "wrong-token"], ids=["no-token", "wrong-token"])
-def test_requests_without_the_token_get_401_status(kube_server, token):
+def test_requests_without_the_token_get_401_status(kube_server, token, raw):
     code, body = raw(kube_server, "GET", "/api/v1/namespaces", token=token)
     assert code == 401
     assert body["kind"] == "Status" and body["reason"] == "Unauthorized" and body["code"] == 401
 
 
-def test_the_token_is_accepted(kube_server):
+def test_the_token_is_accepted(kube_server, raw):
     code, body = raw(kube_server, "GET", "/api/v1/namespaces")
     assert code == 200 and body["kind"] == "NamespaceList"
 
@@ -71,7 +52,7 @@ def test_dynamic_client_discovers_every_served_resource(api):
     assert set(deploy.subresources) == {"status", "scale"}
 
 
-def test_unknown_resource_is_404_like_the_real_server(kube_server):
+def test_unknown_resource_is_404_like_the_real_server(kube_server, raw):
     code, body = raw(kube_server, "GET", "/api/v1/widgets")
     assert code == 404 and body["reason"] == "NotFound"
     code, _ = raw(kube_server, "GET", "/apis/example.com/v1")
@@ -251,7 +232,7 @@ def test_watch_from_a_too_old_resource_version_is_410_gone(server_factory):
     api.close()
 
 
-def test_malformed_body_is_400_and_the_server_lives(kube_server, core):
+def test_malformed_body_is_400_and_the_server_lives(kube_server, core, raw):
     code, body = raw(kube_server, "POST", "/api/v1/namespaces/default/configmaps", b"{not json")
     assert code == 400 and body["reason"] == "BadRequest"
     code, body = raw(kube_server, "POST", "/api/v1/namespaces/default/configmaps", b"[1, 2]")
@@ -259,7 +240,7 @@ def test_malformed_body_is_400_and_the_server_lives(kube_server, core):
     assert core.list_namespace().items
 
 
-def test_oversized_body_is_413(kube_server):
+def test_oversized_body_is_413(kube_server, raw):
     big = json.dumps({"metadata": {"name": "big"}, "data": {"x": "a" * (4 * 1024 * 1024)}}).encode()
     code, body = raw(kube_server, "POST", "/api/v1/namespaces/default/configmaps", big)
     assert code == 413 and body["code"] == 413
