@@ -33,6 +33,7 @@ CHUNK = 1 << 20
 MARGIN = 16
 # A top-level comment line is examined (trailer, header) only up to this length.
 COMMENT_PEEK = 4096
+LOOKAHEAD = 64
 
 SANDBOX_LINE = b"/*M!999999\\- enable the sandbox mode */"
 TRAILER = re.compile(rb"--\s+Dump completed\b")
@@ -66,11 +67,15 @@ def _bulk(delimiter: bytes, conditional: bool) -> re.Pattern[bytes]:
     cls = b"".join(re.escape(bytes([b])) for b in sorted(stop))
     return re.compile(
         rb"(?:[^" + cls + rb"]+"
-        rb"|'(?:[^'\\]+|\\.|'')*'"
-        rb'|"(?:[^"\\]+|\\.|"")*"'
-        rb"|`(?:[^`]+|``)*`"
-        rb"|-(?!-)|/(?!\*)"
-        + (rb"|\*(?!/)" if conditional else b"")
+        # Strings in "unrolled loop" form: no two ways to match the same bytes, so a string
+        # cut by the window's edge fails in linear time (no catastrophic backtracking).
+        rb"|'[^'\\]*(?:(?:\\.|'')[^'\\]*)*'"
+        rb'|"[^"\\]*(?:(?:\\.|"")[^"\\]*)*"'
+        rb"|`[^`]*(?:``[^`]*)*`"
+        # A positive lookahead needs the next byte inside the scanned window, so a '-', '/'
+        # or '*' right at the window's edge is left to the slow path, which sees further.
+        rb"|-(?=[^-])|/(?=[^*])"
+        + (rb"|\*(?=[^/])" if conditional else b"")
         + rb")*",
         re.S,
     )
@@ -119,6 +124,7 @@ class DumpReader:
         self._pos = 0
         self._eof = False
         self._cond = False
+        self._content = False  # anything but whitespace seen
         self._pieces: list[bytes] = []
         self._start: int | None = None  # where the current statement starts in _buf
         self._line = 1  # line number at _counted
@@ -147,6 +153,9 @@ class DumpReader:
         while self._skip_between():
             yield self._scan_statement()
             self.statements += 1
+        if self.statements == 0 and not self._content:
+            raise DumpError("the dump is empty", source=self.source,
+                            hint="the dump produced no output: check the dump command's errors")
         if self.statements == 0:
             raise DumpError("the dump contains no SQL statement", source=self.source,
                             hint="the file is empty or holds only comments: dump again")
@@ -210,12 +219,14 @@ class DumpReader:
         """Skip whitespace, comments and client commands; True when a statement starts."""
         while True:
             self._pos = _WS.match(self._buf, self._pos).end()
-            if self._pos >= self._limit() and not self._eof:
+            # Enough bytes to recognise the longest thing that can start here (sandbox line).
+            if len(self._buf) - self._pos < LOOKAHEAD and not self._eof:
                 self._fill()
                 continue
             buf, pos = self._buf, self._pos
             if pos >= len(buf):
                 return False
+            self._content = True
             byte = buf[pos]
             if byte == 0x23 or (buf.startswith(b"--", pos)
                                 and (pos + 2 >= len(buf) or buf[pos + 2] in b" \t\r\n\f\v")):
