@@ -77,7 +77,7 @@ def test_fuzzed_requests_never_break_the_server(server_factory_once, request):
 
 @pytest.fixture(scope="module")
 def server_factory_once(tmp_path_factory):
-    from conftest import start_server, stop_server   # the fixtures' helpers (tests/kube is on sys.path)
+    from .conftest import start_server, stop_server
     server = start_server(tmp_path_factory.mktemp("fuzz"), "--pod-ready-delay", "0")
     cfg = json.loads(server.kubeconfig.read_text())
     host, port = cfg["clusters"][0]["cluster"]["server"].removeprefix("http://").split(":")
