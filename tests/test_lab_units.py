@@ -15,7 +15,15 @@ import pytest
 from click.testing import CliRunner
 
 from harborlab import cli, procs
-from harborlab.ceph import CEPH_SETTINGS, ceph_conf, classify_health, is_cephfs, key_from_keyring
+from harborlab.ceph import (
+    CEPH_SETTINGS,
+    ceph_conf,
+    classify_health,
+    fsid_of,
+    is_cephfs,
+    key_from_keyring,
+    stale_sessions,
+)
 from harborlab.component import DEGRADED, DOWN, OK, REPAIRED, RUNNING, STARTED, StatusRow, up_result, worst
 from harborlab.galera import (
     Node,
@@ -381,6 +389,31 @@ def test_key_from_keyring():
     assert key_from_keyring("[client.admin]\n\tkey = QUJD==\n\tcaps mon = \"allow *\"\n") == "QUJD=="
     with pytest.raises(LabError):
         key_from_keyring("[client.admin]\n")
+
+
+def test_fsid_of_reads_the_conf_and_refuses_a_conf_without_one(tmp_path):
+    text = ceph_conf(fsid="abc-1", host="127.0.0.1", mon_v2=1, mon_v1=2, ms_min=3, ms_max=4, root=tmp_path)
+    assert fsid_of(text) == "abc-1"
+    with pytest.raises(LabError):
+        fsid_of("[global]\n")
+
+
+def _session(sid, point, pid):
+    return {"id": sid, "client_metadata": {"mount_point": point, "pid": str(pid), "entity_id": "admin"}}
+
+
+@pytest.mark.parametrize(
+    ("sessions", "dead", "expected"),
+    [
+        ([_session(7, "/lab/cephfs", 100)], {100}, [7]),
+        ([_session(7, "/lab/cephfs", 100)], set(), []),
+        ([_session(7, "/other", 100)], {100}, []),
+        ([{"id": 3, "client_metadata": {"entity_id": "x", "pid": "5"}}], {5}, []),
+    ],
+    ids=["dead-client-on-our-mount", "live-client", "other-mount", "mgr-session-without-mount"],
+)
+def test_stale_sessions(sessions, dead, expected):
+    assert stale_sessions(sessions, "/lab/cephfs", lambda pid: pid not in dead) == expected
 
 
 # -- redis ------------------------------------------------------------------------------

@@ -7,9 +7,11 @@ host with one OSD report HEALTH_OK are in CEPH_SETTINGS, as data.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -53,6 +55,9 @@ CEPH_SETTINGS = {
     "mon warn on pool no redundancy": "false",
     "mon max pg per osd": "500",
     "mgr initial modules": "",
+    # A restarted MDS waits this long for old clients to reconnect; the
+    # default 45 s is all wasted when the old client is our dead ceph-fuse.
+    "mds reconnect timeout": "10",
 }
 
 # Daemons in start order: lab name -> (binary, ceph entity id argument).
@@ -122,6 +127,29 @@ def classify_health(output: str | None) -> tuple[str, str]:
     return DEGRADED, text.splitlines()[0] if text else "empty answer"
 
 
+def fsid_of(conf_text: str) -> str:
+    for line in conf_text.splitlines():
+        key, _, value = line.partition("=")
+        if key.strip() == "fsid":
+            return value.strip()
+    raise LabError("the lab's ceph.conf has no fsid", hint="run: harborbook lab down --purge, then lab up")
+
+
+def stale_sessions(sessions: list[dict], mountpoint: str, alive: Callable[[int], bool]) -> list[int]:
+    """MDS session ids of clients mounted at mountpoint whose process is gone.
+
+    A dead ceph-fuse keeps its session (and its caps on the root inode) until the
+    MDS times it out; a new mount of the same tree hangs behind it meanwhile.
+    """
+    found = []
+    for session in sessions:
+        meta = session.get("client_metadata", {})
+        pid = meta.get("pid", "")
+        if meta.get("mount_point") == mountpoint and pid.isdigit() and not alive(int(pid)):
+            found.append(int(session["id"]))
+    return found
+
+
 def key_from_keyring(text: str) -> str:
     for line in text.splitlines():
         key, _, value = line.partition("=")
@@ -182,6 +210,8 @@ class Ceph:
         if not (self.root(lab) / "mon" / f"ceph-{MON_ID}").is_dir():
             self._create(lab)
         else:
+            # Rewritten each time so changed settings reach restarted daemons.
+            self._write_conf(lab, fsid_of(self.conf(lab).read_text()))
             for name, (binary, ident) in DAEMONS.items():
                 if lab.pid(name) is None:
                     lab.spawn(name, [binary, "-f", "-c", str(self.conf(lab)), "-i", ident])
@@ -196,15 +226,8 @@ class Ceph:
                     f"osd/ceph-{OSD_ID}", f"mds/ceph-{MDS_ID}"):
             (root / sub).mkdir(parents=True, exist_ok=True)
         os.chmod(root, 0o700)
-        conf = self.conf(lab)
-        conf.write_text(
-            ceph_conf(
-                fsid=str(uuid.uuid4()), host=lab.host, mon_v2=lab.ports["ceph-mon-v2"],
-                mon_v1=lab.ports["ceph-mon-v1"], ms_min=lab.ports["ceph-ms-min"],
-                ms_max=lab.ports["ceph-ms-max"], root=root,
-            )
-        )
-        fsid = next(line.split("=", 1)[1].strip() for line in conf.read_text().splitlines() if line.startswith("fsid"))
+        fsid = str(uuid.uuid4())
+        conf = self._write_conf(lab, fsid)
         authtool = "/usr/bin/ceph-authtool"
         mon_keyring = root / "mon.keyring"
         _run([authtool, "--create-keyring", str(mon_keyring), "--gen-key", "-n", "mon.", "--cap", "mon", "allow *"],
@@ -239,6 +262,16 @@ class Ceph:
             self.ceph(lab, "osd", "pool", "create", pool, str(PG_NUM), str(PG_NUM))
         self.ceph(lab, "fs", "new", FS_NAME, "cephfs_metadata", "cephfs_data")
 
+    def _write_conf(self, lab: "Lab", fsid: str) -> Path:
+        conf = self.conf(lab)
+        conf.write_text(
+            ceph_conf(
+                fsid=fsid, host=lab.host, mon_v2=lab.ports["ceph-mon-v2"], mon_v1=lab.ports["ceph-mon-v1"],
+                ms_min=lab.ports["ceph-ms-min"], ms_max=lab.ports["ceph-ms-max"], root=self.root(lab),
+            )
+        )
+        return conf
+
     def _mount(self, lab: "Lab") -> None:
         point = self.mountpoint(lab)
         fstype = procs.mount_type(point)
@@ -247,15 +280,31 @@ class Ceph:
         if fstype is not None:
             self._unmount(point)  # a stale mount left by a dead ceph-fuse
         point.mkdir(parents=True, exist_ok=True)
-        lab.wait_for("the CephFS MDS to become active", lambda: self._mds_active(lab), 60, log="ceph-mds")
+        strays = sorted(p.name for p in point.iterdir())
+        if strays:
+            # Written while CephFS was not mounted: they would hide under the mount.
+            raise LabError(
+                f"{point} is not empty while CephFS is unmounted ({', '.join(strays[:5])})",
+                hint=f"something wrote there while the lab was down; move those files out of {point} and run up again",
+            )
+        # The MDS map can still show a killed MDS as up:active; only the
+        # daemon's own answer counts.
+        lab.wait_for("the CephFS MDS to become active", lambda: self._mds_active(lab), 90, log="ceph-mds")
+        sessions = json.loads(self.ceph(lab, "tell", f"mds.{MDS_ID}", "client", "ls", "--format=json") or "[]")
+        for session_id in stale_sessions(sessions, str(point), procs.alive):
+            self.ceph(lab, "tell", f"mds.{MDS_ID}", "client", "evict", f"id={session_id}")
         lab.spawn(FUSE, ["/usr/bin/ceph-fuse", "-f", "-c", str(self.conf(lab)), "--id", "admin", str(point)])
-        lab.wait_for(f"ceph-fuse mount at {point}", lambda: is_cephfs(procs.mount_type(point)), 30, log=FUSE)
+        lab.wait_for(f"ceph-fuse mount at {point}", lambda: is_cephfs(procs.mount_type(point)), 60, log=FUSE)
         os.chmod(point, 0o755)
 
     def _mds_active(self, lab: "Lab") -> bool:
         try:
-            return "up:active" in self.ceph(lab, "mds", "stat", timeout=15)
+            text = self.ceph(lab, "tell", f"mds.{MDS_ID}", "status", timeout=15)
         except (LabError, subprocess.TimeoutExpired):
+            return False
+        try:
+            return json.loads(text).get("state") == "up:active"
+        except ValueError:
             return False
 
     def _record(self, lab: "Lab") -> None:

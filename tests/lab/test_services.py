@@ -210,3 +210,15 @@ def test_cephfs_is_mounted_writable_and_reported_as_cephfs(lab):
     (folder / "blob").write_bytes(payload)
     assert (folder / "blob").read_bytes() == payload
     assert os.statvfs(point).f_blocks > 0
+
+
+def test_killed_ceph_fuse_is_remounted_by_up_with_the_data_intact(lab, fresh_lab):
+    point = lab.state / "cephfs"
+    (point / "kept.txt").write_text("still here")
+    os.kill(lab.pid("ceph-fuse"), signal.SIGKILL)
+    assert wait_until(lambda: lab.pid("ceph-fuse") is None, 10)
+    row = next(r for r in lab.status() if r.component == "ceph-fuse")
+    assert row.health == DOWN
+    assert fresh_lab.up()["ceph"] == REPAIRED
+    assert procs.mount_type(point) in CEPHFS_TYPES
+    assert (point / "kept.txt").read_text() == "still here"
