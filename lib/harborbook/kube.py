@@ -159,6 +159,35 @@ class Kube:
         parts = git.lstrip("v").split(".")
         return int(parts[0]), int("".join(c for c in parts[1] if c.isdigit()) or 0)
 
+    def node_proxy_json(self, node: str, path: str) -> tuple[int, Any]:
+        """GET the kubelet's ``path`` (configz, stats/summary) through the node proxy.
+
+        Returns (200, parsed JSON), or (status, None) for a 403/404/5xx: an answer here, not an
+        error — the caller falls back to the kubelet log and the node's files.
+        """
+        from kubernetes.client.exceptions import ApiException
+
+        try:
+            text = self.call(f"GET node {node} proxy/{path}",
+                             lambda: self.core.connect_get_node_proxy_with_path(node, path))
+        except TransportError as exc:
+            cause = exc.__cause__
+            if isinstance(cause, ApiException) and (cause.status in (403, 404) or (cause.status or 0) >= 500):
+                return cause.status, None
+            raise
+        if isinstance(text, (dict, list)):
+            return 200, text
+        try:
+            return 200, json.loads(text)
+        except (TypeError, ValueError):
+            # The client may hand back a Python repr of the JSON object for str responses.
+            import ast
+
+            try:
+                return 200, ast.literal_eval(text)
+            except (ValueError, SyntaxError):
+                return 200, None
+
     def can_i(self, verb: str, resource: str, group: str = "", namespace: str | None = None,
               subresource: str | None = None) -> bool:
         from kubernetes import client

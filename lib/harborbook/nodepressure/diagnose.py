@@ -1,0 +1,67 @@
+"""Step 4: the kubelet's verdict per signal, a sentence saying why, and a bar chart per filesystem."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from ..eviction import evaluate
+from ..eviction.verdict import human
+from ..runbook import Status, StepResult
+
+COLUMNS = ["signal", "available", "capacity", "used %", "threshold", "threshold bytes", "met", "margin"]
+
+
+def diagnose(state, observed, pods_active: int | None = None) -> StepResult:
+    """Exactly the kubelet's comparison: strictly less than, float32 percentages, min reclaim."""
+    if state is None or observed is None:
+        from .clusterview import fleet_skip
+
+        return fleet_skip("verdict")
+    verdict = evaluate(observed.observations, state.thresholds, imagefs_separate=observed.imagefs_separate,
+                       pods_active=pods_active if pods_active is not None else observed.pods_active,
+                       version=state.version)
+    rows = []
+    for row in verdict.rows:
+        rows.append({
+            "signal": row.signal,
+            "available": row.available, "capacity": row.capacity,
+            "used %": row.percent_used, "threshold": row.threshold,
+            "threshold bytes": row.threshold_bytes,
+            "met": {True: "MET", False: "no", None: "-"}[row.met],
+            "margin": human(row.margin_bytes, row.signal) if row.margin_bytes is not None else (row.note or "-"),
+        })
+    status = Status.WARNING if verdict.met else Status.OK
+    return StepResult("verdict", status, verdict.explanation, table=pd.DataFrame(rows, columns=COLUMNS),
+                      data={"met": list(verdict.met), "conditions": sorted(verdict.conditions)}, value=verdict)
+
+
+def plot_verdict(verdict, title: str = ""):
+    """Used space of each filesystem against each of its thresholds (a figure, for display)."""
+    if verdict is None:
+        return None
+    import matplotlib
+
+    matplotlib.use("agg", force=False)
+    import matplotlib.pyplot as plt
+
+    groups: dict[str, list] = {}
+    for row in verdict.rows:
+        if row.capacity and row.signal.endswith(".available") and row.threshold_bytes is not None:
+            groups.setdefault(row.signal.split(".")[0], []).append(row)
+    fig, ax = plt.subplots(figsize=(7, 0.9 + 0.8 * max(1, len(groups))))
+    gib = float(1 << 30)
+    for i, (fs, rows) in enumerate(sorted(groups.items())):
+        capacity, available = rows[0].capacity, rows[0].available
+        used = capacity - available
+        ax.barh(i, capacity / gib, color="#e5e7eb", edgecolor="#9ca3af")
+        ax.barh(i, used / gib, color="#cf222e" if any(r.met for r in rows) else "#1a7f37")
+        for r in rows:
+            limit = (capacity - r.threshold_bytes) / gib  # pressure once used passes this line
+            ax.plot([limit, limit], [i - 0.4, i + 0.4], color="black", linestyle="--")
+            ax.annotate(f"{r.signal} < {r.threshold}", (limit, i + 0.42), fontsize=8, ha="right")
+    ax.set_yticks(range(len(groups)), [f"{fs}" for fs in sorted(groups)])
+    ax.set_xlabel("GiB (bar: used; dashed: where each threshold is met)")
+    ax.set_title(title or "filesystem use against eviction thresholds")
+    fig.tight_layout()
+    plt.close(fig)
+    return fig

@@ -1,0 +1,95 @@
+"""Step 8: the fleet view — steps 1-4 for every node, concurrently, through configz and stats/summary.
+
+Nodes that serve neither (old kubelets, no nodes/proxy rights) are listed as "needs node access";
+apply is refused for the fleet.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+import pandas as pd
+
+from .. import kubeletconfig
+from ..errors import HarborbookError
+from ..eviction import evaluate, observations_from_summary
+from ..eviction.verdict import human
+from ..runbook import Status, StepResult
+
+
+def scan_node(kube, node: dict) -> dict:
+    """One node's verdict from its kubelet's own answers (no node shell)."""
+    name = node["metadata"]["name"]
+    version = ((node.get("status") or {}).get("nodeInfo") or {}).get("kubeletVersion", "v1.30.0")
+    row = {"node": name, "kubelet": version, "verdict": "needs node access", "met": "", "closest": "",
+           "margin": None, "margin bytes": None}
+    try:
+        status_c, configz = kube.node_proxy_json(name, "configz")
+        status_s, summary = kube.node_proxy_json(name, "stats/summary")
+    except HarborbookError as exc:
+        row["verdict"] = f"error: {exc.message[:80]}"
+        return row
+    if not configz or not summary:
+        row["verdict"] = f"needs node access (configz {status_c}, stats/summary {status_s})"
+        return row
+    settings = kubeletconfig.eviction_from_configz(configz, version)
+    image = ((summary.get("node") or {}).get("runtime") or {}).get("imageFs") or {}
+    fs = (summary.get("node") or {}).get("fs") or {}
+    separate = bool(image) and (image.get("capacityBytes"), image.get("availableBytes")) != (
+        fs.get("capacityBytes"), fs.get("availableBytes"))
+    verdict = evaluate(observations_from_summary(summary), settings.hard, imagefs_separate=separate, version=version)
+    evaluated = [r for r in verdict.rows if r.margin_bytes is not None]
+    closest = min(evaluated, key=lambda r: r.margin_bytes / max(r.capacity or 1, 1)) if evaluated else None
+    row.update(verdict="PRESSURE" if verdict.met else "ok", met=", ".join(verdict.met),
+               closest=closest.signal if closest else "",
+               margin=human(closest.margin_bytes, closest.signal) if closest else "",
+               **{"margin bytes": closest.margin_bytes if closest else None,
+                  "margin %": round(100 * closest.margin_bytes / closest.capacity, 2) if closest and closest.capacity else None})
+    return row
+
+
+def fleet_view(kube, settings) -> StepResult:
+    """Every node's verdict (node: all), sorted by the smallest relative margin first."""
+    if settings.node != "all":
+        return StepResult("fleet", Status.SKIPPED, "set node_pressure.node: all for the fleet view")
+    return scan_fleet(kube, settings.concurrency)
+
+
+def scan_fleet(kube, concurrency: int = 32) -> StepResult:
+    """Steps 1-4 for every node through configz and stats/summary, with bounded concurrency."""
+    nodes = kube.list("v1", "Node")
+    with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
+        rows = list(pool.map(lambda n: scan_node(kube, n), nodes))
+    table = pd.DataFrame(rows)
+    if "margin %" not in table:
+        table["margin %"] = None
+    table = table.sort_values(["margin %", "node"], na_position="last", kind="stable").reset_index(drop=True)
+    pressured = [r["node"] for r in rows if r["verdict"] == "PRESSURE"]
+    blind = [r["node"] for r in rows if r["verdict"].startswith("needs")]
+    summary = f"{len(rows)} nodes: {len(pressured)} under pressure, {len(blind)} need node access"
+    return StepResult("fleet", Status.WARNING if pressured or blind else Status.OK, summary,
+                      table=table[["node", "kubelet", "verdict", "met", "closest", "margin", "margin %"]],
+                      data={"pressured": sorted(pressured), "needs_access": sorted(blind)}, value=table)
+
+
+def plot_fleet(table: pd.DataFrame, top: int = 40):
+    """The nodes with the smallest margins (percent of capacity above the closest threshold)."""
+    if table is None:
+        return None
+    import matplotlib
+
+    matplotlib.use("agg", force=False)
+    import matplotlib.pyplot as plt
+
+    data = table.dropna(subset=["margin %"]).head(top)
+    fig, ax = plt.subplots(figsize=(7, 0.8 + 0.22 * max(1, len(data))))
+    colours = ["#cf222e" if v < 0 else "#1a7f37" for v in data["margin %"]]
+    ax.barh(range(len(data)), data["margin %"], color=colours)
+    ax.set_yticks(range(len(data)), data["node"], fontsize=7)
+    ax.invert_yaxis()
+    ax.axvline(0, color="black", linewidth=0.8)
+    ax.set_xlabel("margin above the closest threshold (% of capacity; negative = under pressure)")
+    ax.set_title(f"the {len(data)} nodes closest to eviction")
+    fig.tight_layout()
+    plt.close(fig)
+    return fig

@@ -1,0 +1,129 @@
+# %% [markdown]
+# # 06 · A node in DiskPressure: the kubelet's own verdict, explained, fixed safely, verified
+#
+# The reference incident: pods go Pending and are killed within seconds; the node shows
+# `NodeHasDiskPressure` and `EvictionThresholdMet Attempting to reclaim nodefs`; the kubelet logs
+# that it must evict pods but no pods are active to evict. The root partition is 92% used while
+# the separate Docker disk is nearly empty, and the default `nodefs.available<10%` is met. The fix
+# then was `--eviction-hard=nodefs.available<5%` in a systemd drop-in — which, written alone,
+# silently switched memory eviction off.
+#
+# This runbook reaches the same verdict as the kubelet, with the kubelet's own arithmetic, for a
+# 1.7-era node or a current one, over SSH, a debug pod or a chroot — and only changes the node
+# when `apply: true`, with backups and a rollback.
+
+# %%
+from harborbook import nodepressure, nodeshell, runbook
+from harborbook.kube import Kube
+
+# %% tags=["parameters"]
+params_file = "../params/sandbox.yaml"
+dry_run = False
+
+# %%
+rb = runbook.start("06-node-disk-pressure", params_file, dry_run=dry_run)
+
+# %%
+kube = Kube.from_params(rb.params.cluster)
+
+# %%
+np = rb.params.node_pressure
+
+# %% [markdown]
+# ## 1. What the cluster says
+# Conditions and taints of every node, the pods that are Pending or were evicted, and the node's
+# eviction events.
+
+# %%
+rb.step(nodepressure.cluster_view, kube, np.node)
+
+# %%
+rb.step(nodepressure.pods_affected, kube, np.node)
+
+# %%
+rb.step(nodepressure.node_events, kube, np.node)
+
+# %% [markdown]
+# ## 2. The thresholds in force, and where they come from
+# `configz` when the node serves it; else the kubelet's last start-up line
+# (`Creating Container Manager object based on Node Config`), in any era's format; else its unit
+# files and config, read with systemd's rules (drop-in order, `ExecStart=` reset, `Environment=`,
+# `EnvironmentFile=`); else the version's defaults. Files that disagree with the running kubelet
+# were changed without a restart.
+
+# %%
+shell = nodeshell.for_node(np.access, np.node, kube)
+
+# %%
+state = rb.step(nodepressure.thresholds_in_force, kube, np.node, shell).value
+
+# %% [markdown]
+# ## 3. The filesystems
+# nodefs is the filesystem of the kubelet's root directory; imagefs the runtime's data root.
+# A big, empty second disk does not help when the kubelet's own filesystem is full.
+
+# %%
+observed = rb.step(nodepressure.observe, kube, np.node, state, shell).value
+
+# %% [markdown]
+# ## 4. The verdict
+# Computed exactly like the kubelet: a threshold is met when available is strictly less than it;
+# a percentage is a 32-bit float fraction of capacity, truncated to bytes.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+verdict = rb.step(nodepressure.diagnose, state, observed).value
+
+# %%
+nodepressure.plot_verdict(verdict, f"{np.node}: used space against the thresholds")
+
+# %% [markdown]
+# ## 5. The remedy, planned
+# `cleanup` lists what can go and how much must; `threshold` writes the minimal change — the FULL
+# map, since one signal alone replaces all the defaults — where this kubelet reads it. A lower
+# threshold only buys time; the plan says how much.
+
+# %%
+remedy = rb.step(nodepressure.plan_remedy, np, state, observed, verdict, shell).value
+
+# %%
+print("\n".join(e.diff for e in remedy.edits) or "(no file changes)")
+
+# %% [markdown]
+# ## 6. Apply (only with `apply: true`)
+# Each file is backed up and written atomically; `systemctl daemon-reload` and
+# `systemctl restart kubelet`; then we wait for the node to be Ready and for the new start-up
+# line. If the kubelet does not come back, the backups are restored and it is restarted again.
+
+# %%
+rb.step(nodepressure.apply_plan, kube, np, state, remedy, shell)
+
+# %% [markdown]
+# ## 7. Verify
+# The thresholds in force now equal the intended map; no signal is met; DiskPressure clears after
+# `evictionPressureTransitionPeriod` (waited for, or reported as pending).
+
+# %%
+# NBVAL_CHECK_OUTPUT
+rb.step(nodepressure.verify_fix, kube, np, remedy, shell, np.wait_transition)
+
+# %% [markdown]
+# ## 8. The fleet (`node: all`)
+# Steps 1-4 for every node at once, through `configz` and `stats/summary` with bounded
+# concurrency, sorted by the smallest margin. Nodes that serve neither are listed as needing node
+# access. Apply is refused for the fleet: fix one node at a time.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+fleet = rb.step(nodepressure.fleet_view, kube, np).value
+
+# %%
+nodepressure.plot_fleet(fleet)
+
+# %%
+# NBVAL_CHECK_OUTPUT
+rb.finish()
+
+# %% [markdown]
+# ## Related
+# - Pods of Harbor evicted here: re-run **04-rollout** once the node is healthy.
