@@ -36,14 +36,26 @@ def test_json_patch(apps, namespace):
 
 
 def test_server_side_apply_creates_then_reports_no_change(api, namespace):
+    # A ConfigMap: no controller writes to it, so its resourceVersion moves only with our writes.
+    dyn = DynamicClient(api).resources.get(api_version="v1", kind="ConfigMap")
+    body = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "conf"}, "data": {"a": "1"}}
+    first = dyn.server_side_apply(body=body, namespace=namespace, field_manager="harborbook")
+    second = dyn.server_side_apply(body=body, namespace=namespace, field_manager="harborbook")
+    assert first.metadata.resourceVersion == second.metadata.resourceVersion
+    third = dyn.server_side_apply(body={**body, "data": {"a": "2"}}, namespace=namespace, field_manager="harborbook")
+    assert int(third.metadata.resourceVersion) > int(second.metadata.resourceVersion)
+
+
+def test_server_side_apply_of_a_deployment_twice_keeps_its_generation(api, namespace):
+    # The deployment controller writes status in between, so compare the spec's generation.
     dyn = DynamicClient(api).resources.get(api_version="apps/v1", kind="Deployment")
     first = dyn.server_side_apply(body=DEPLOY, namespace=namespace, field_manager="harborbook")
     second = dyn.server_side_apply(body=DEPLOY, namespace=namespace, field_manager="harborbook")
-    assert first.metadata.resourceVersion == second.metadata.resourceVersion
+    assert first.metadata.generation == second.metadata.generation == 1
     changed = json.loads(json.dumps(DEPLOY))
     changed["spec"]["template"]["spec"]["containers"][0]["image"] = "busybox:1.36"
     third = dyn.server_side_apply(body=changed, namespace=namespace, field_manager="harborbook")
-    assert int(third.metadata.resourceVersion) > int(second.metadata.resourceVersion)
+    assert third.metadata.generation == 2
     assert third.spec.template.spec.containers[0].image == "busybox:1.36"
 
 

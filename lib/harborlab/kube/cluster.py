@@ -17,9 +17,9 @@ from typing import Callable
 from . import defaults, patch as patches, validation
 from .events import EventRecorder
 from .profiles import Profile
-from .resources import Resource, by_key, by_kind
+from .resources import Resource, by_key
 from .selectors import parse_fields, parse_labels
-from .status import ApiError, already_exists, forbidden, bad_request, conflict, gone, invalid, not_found, cause
+from .status import already_exists, forbidden, bad_request, conflict, gone, invalid, not_found, cause
 from .store import Store, rfc3339
 
 NAMESPACES = by_key("/namespaces")
@@ -320,7 +320,3 @@ class Cluster:
         meta = obj["metadata"]
         if self.store.get(res.key, meta.get("namespace", ""), meta["name"]) is not None:
             self.store.delete(res.key, meta.get("namespace", ""), meta["name"])
-
-
-def kind_resource(obj: dict) -> Resource | None:
-    return by_kind(obj.get("apiVersion", ""), obj.get("kind", ""))

@@ -57,11 +57,3 @@ class EventRecorder:
                  "source": source, "reportingComponent": component, "reportingInstance": host}
         self.seen[key] = (namespace, name)
         return store.create(EVENTS.key, event)
-
-    def events_for(self, obj: dict) -> list[dict]:
-        uid = obj["metadata"].get("uid")
-        return [e for e in store_list(self.cluster) if e["involvedObject"].get("uid") == uid]
-
-
-def store_list(cluster: "Cluster") -> list[dict]:
-    return cluster.store.list(EVENTS.key)

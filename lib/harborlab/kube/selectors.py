@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Iterable
 
-from .status import ApiError, bad_request
+from .status import bad_request
 
 _KEY = re.compile(r"^([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")
 _VALUE = re.compile(r"^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$")
@@ -148,5 +148,5 @@ def fields_match(reqs: tuple[FieldRequirement, ...], obj: dict) -> bool:
     return all((field_value(obj, r.path) == r.value) == r.equal for r in reqs)
 
 
-__all__ = ["ApiError", "Requirement", "parse_labels", "labels_match", "from_label_selector",
+__all__ = ["Requirement", "parse_labels", "labels_match", "from_label_selector",
            "from_map", "parse_fields", "fields_match", "field_value"]

@@ -17,7 +17,7 @@ import referencing
 from kubernetes_validate import utils as kv
 
 from .resources import Resource
-from .status import ApiError, bad_request, cause, invalid
+from .status import bad_request, cause, invalid
 
 _DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
@@ -225,4 +225,4 @@ def check(obj: dict, res: Resource, version: str, old: dict | None = None, stric
         raise invalid(res, obj["metadata"].get("name", ""), causes)
 
 
-__all__ = ["check", "schema_causes", "schema_version", "ApiError"]
+__all__ = ["check", "schema_causes", "schema_version"]

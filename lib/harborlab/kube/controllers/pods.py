@@ -17,7 +17,6 @@ from harborbook import images
 from ..cluster import Cluster
 from ..nodes import node_index
 from ..resources import by_key
-from ..store import rfc3339
 from .common import PODS, set_condition
 
 CONFIGMAPS, SECRETS = by_key("/configmaps"), by_key("/secrets")
@@ -266,4 +265,4 @@ class PodLifecycle:
             self.cluster.put(PODS, {**copy.deepcopy(current), "status": status})
 
 
-__all__ = ["PodLifecycle", "mount_problems", "missing_images", "running_status", "rfc3339"]
+__all__ = ["PodLifecycle", "mount_problems", "missing_images", "running_status"]
