@@ -18,6 +18,7 @@ from .errors import TransportError
 from .secrets import mask
 
 FIELD_MANAGER = "harborbook"
+POOL_SIZE = 64
 
 # Where each kind we manage lives (apiVersion, kind) -> (plural, namespaced).
 KINDS: dict[tuple[str, str], tuple[str, bool]] = {
@@ -75,9 +76,13 @@ class Kube:
             from kubernetes import config
             from kubernetes.config.config_exception import ConfigException
 
+            from kubernetes import client
+
+            configuration = client.Configuration()
             try:
-                api = config.new_client_from_config(config_file=str(self.kubeconfig) if self.kubeconfig else None,
-                                                    context=self.context)
+                config.load_kube_config(config_file=str(self.kubeconfig) if self.kubeconfig else None,
+                                        context=self.context, client_configuration=configuration,
+                                        persist_config=False)
             except (ConfigException, FileNotFoundError, OSError) as exc:
                 where = self.kubeconfig or "the default kubeconfig (~/.kube/config, $KUBECONFIG)"
                 raise TransportError(f"cannot load the kubeconfig {where}: {exc}",
@@ -85,8 +90,10 @@ class Kube:
                                           "for the lab, run `harborbook lab up` first",
                                      see="00-preflight") from None
             # Fail fast: an unreachable API must not hang a runbook in urllib3's retries.
-            api.configuration.retries = 1
-            self._api = api
+            configuration.retries = 1
+            # The fleet view talks to many nodes at once: one pooled connection per worker.
+            configuration.connection_pool_maxsize = POOL_SIZE
+            self._api = client.ApiClient(configuration)
         return self._api
 
     @property
@@ -168,25 +175,18 @@ class Kube:
         from kubernetes.client.exceptions import ApiException
 
         try:
-            text = self.call(f"GET node {node} proxy/{path}",
-                             lambda: self.core.connect_get_node_proxy_with_path(node, path))
+            # Raw bytes: the typed client would turn the JSON into a Python repr string.
+            response = self.call(f"GET node {node} proxy/{path}",
+                                 lambda: self.core.connect_get_node_proxy_with_path(node, path, _preload_content=False))
         except TransportError as exc:
             cause = exc.__cause__
             if isinstance(cause, ApiException) and (cause.status in (403, 404) or (cause.status or 0) >= 500):
                 return cause.status, None
             raise
-        if isinstance(text, (dict, list)):
-            return 200, text
         try:
-            return 200, json.loads(text)
+            return 200, json.loads(response.data)
         except (TypeError, ValueError):
-            # The client may hand back a Python repr of the JSON object for str responses.
-            import ast
-
-            try:
-                return 200, ast.literal_eval(text)
-            except (ValueError, SyntaxError):
-                return 200, None
+            return 200, None
 
     def can_i(self, verb: str, resource: str, group: str = "", namespace: str | None = None,
               subresource: str | None = None) -> bool:
