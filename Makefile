@@ -36,7 +36,9 @@ lab-down: venv
 
 # Re-execute the runbooks against the lab and store their outputs as the golden references.
 golden: venv debs
-	$(BIN)/python -m harborbook.golden runbooks
+	$(BIN)/harborbook lab up
+	$(BIN)/python scripts/golden.py
+	$(BIN)/jupytext --sync runbooks/*.ipynb
 
 # Re-pair every runbook notebook with its percent-format script (the newer side wins).
 sync: venv
