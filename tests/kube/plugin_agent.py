@@ -36,3 +36,33 @@ class OwningAgent(TrivialAgent):
 def factory(cluster):
     agent = OwningAgent(cluster)
     return {name: agent for name in DEFAULT_NODES}
+
+
+class PressureAgent(TrivialAgent):
+    """Reports DiskPressure once told to, then asks the node controller to look again."""
+
+    def __init__(self, cluster):
+        super().__init__(cluster.profile)
+        self.pressure = False
+
+    def under_disk_pressure(self, name: str) -> bool:
+        return self.pressure
+
+    def admit(self, pod, node):
+        if self.pressure:
+            return ("Evicted", "Pod The node had condition: [DiskPressure]. ")
+        return None
+
+    async def node_proxy(self, request, name, path):
+        if path == "pressure":
+            self.pressure = True
+            for node in DEFAULT_NODES:
+                self.cluster.touch_node(node)
+            return web.Response(text="ok")
+        return await super().node_proxy(request, name, path)
+
+
+def pressure_factory(cluster):
+    agent = PressureAgent(cluster)
+    agent.cluster = cluster
+    return {"lab-node-3": agent}

@@ -115,3 +115,14 @@ def test_binding_subresource_assigns_a_node_once(core, namespace, api):
     with pytest.raises(client.ApiException) as exc:
         DynamicClient(api).request("post", f"/api/v1/namespaces/{namespace}/pods/b/binding", body=binding)
     assert exc.value.status == 409
+
+
+def test_apply_accepts_a_yaml_body_like_kubectl_sends(kube_server, namespace, raw):
+    body = b"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: y\ndata:\n  config.yml: |\n    version: 0.1\n"
+    path = f"/api/v1/namespaces/{namespace}/configmaps/y?fieldManager=kubectl"
+    code, created = raw(kube_server, "PATCH", path, body, content_type="application/apply-patch+yaml")
+    assert code == 201 and created["data"]["config.yml"] == "version: 0.1\n"
+    code, again = raw(kube_server, "PATCH", path, body, content_type="application/apply-patch+yaml")
+    assert code == 200 and again["metadata"]["resourceVersion"] == created["metadata"]["resourceVersion"]
+    code, status = raw(kube_server, "PATCH", path, b"data: [unclosed", content_type="application/apply-patch+yaml")
+    assert code == 400 and status["reason"] == "BadRequest"

@@ -95,3 +95,19 @@ def test_a_plugged_in_agent_owns_its_pods(server_factory, tmp_path, wait, monkey
     core.delete_namespaced_pod("owned", "default")
     wait(lambda: stops.exists() and stops.read_text() == "owned\n", what="stop_pod called")
     api.close()
+
+
+def test_an_agent_reports_pressure_and_refuses_pods(server_factory, wait):
+    server = server_factory("--profile", "modern", "--agent-factory", "plugin_agent:pressure_factory")
+    api = server.api()
+    core = client.CoreV1Api(api)
+    core.connect_get_node_proxy_with_path("lab-node-3", "pressure")
+    node = wait(lambda: (n := core.read_node("lab-node-3")).spec.taints and n, what="taint")
+    assert [t.key for t in node.spec.taints] == ["node.kubernetes.io/disk-pressure"]
+    assert {c.type: c.status for c in node.status.conditions}["DiskPressure"] == "True"
+    core.create_namespaced_pod("default", {"metadata": {"name": "forced"}, "spec": {
+        "nodeName": "lab-node-3", "containers": [{"name": "c", "image": "busybox"}]}})
+    pod = wait(lambda: (p := core.read_namespaced_pod("forced", "default")).status.phase == "Failed" and p,
+               what="refused")
+    assert pod.status.reason == "Evicted" and "DiskPressure" in pod.status.message
+    api.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, strategies as st
 
 from harborlab.kube import patch
 from harborlab.kube.status import ApiError
@@ -96,3 +97,28 @@ def test_apply_same_value_by_two_managers_is_no_conflict():
     mine = patch.apply(None, CM, "me", False, "t1")
     shared = patch.apply(mine, CM, "them", False, "t2")
     assert {e["manager"] for e in shared["metadata"]["managedFields"]} == {"me", "them"}
+
+
+json_like = st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=5),
+                         lambda c: st.lists(c, max_size=3) | st.dictionaries(st.text(max_size=5), c, max_size=3),
+                         max_leaves=12)
+objects = st.dictionaries(st.text(max_size=5), json_like, max_size=4)
+
+
+@given(target=objects, change=objects)
+def test_merge_patch_is_idempotent(target, change):
+    once = patch.merge_patch(target, change)
+    assert patch.merge_patch(once, change) == once
+
+
+@given(target=objects)
+def test_empty_patches_change_nothing(target):
+    assert patch.merge_patch(target, {}) == target
+    assert patch.strategic_merge(target, {}) == target
+    assert patch.json_patch(target, []) == target
+
+
+@given(target=objects, change=objects)
+def test_strategic_merge_never_raises_on_arbitrary_objects(target, change):
+    result = patch.strategic_merge(target, change)
+    assert isinstance(result, dict)

@@ -55,6 +55,8 @@ class Cluster:
         self.admission: dict[str, list[Admission]] = {}
         self.agents: dict = {}          # node name -> NodeAgent (nodes.py)
         self.default_agent = None
+        self.touched_nodes: set[str] = set()
+        self.kick: Callable[[str], None] = lambda controller: None   # set by the runtime
 
     # --- helpers -----------------------------------------------------------------------------
     def now(self) -> str:
@@ -201,8 +203,7 @@ class Cluster:
             if old is None:
                 merged = patches.apply(None, applied, manager, force, self.now())
                 return self.create(res, ns, merged, dry_run, strict), True
-            target = old if subresource != "status" else old
-            merged = patches.apply(target, applied, manager, force, self.now())
+            merged = patches.apply(old, applied, manager, force, self.now())
         else:
             if old is None:
                 raise not_found(res, name)
@@ -314,6 +315,11 @@ class Cluster:
             status = {**copy.deepcopy(current.get("status") or {}), "phase": phase}
             status.update({k: v for k, v in (("reason", reason), ("message", message)) if v})
         return self.put(pods, {**copy.deepcopy(current), "status": status})
+
+    def touch_node(self, name: str) -> None:
+        """A node agent's report changed: have the node controller ask it again now."""
+        self.touched_nodes.add(name)
+        self.kick("nodes")
 
     def remove(self, res: Resource, obj: dict) -> None:
         """Delete as a controller; an object already gone is fine."""

@@ -108,6 +108,7 @@ def build(opts: Options) -> tuple[Cluster, Manager]:
     install_agents(cluster, opts)
     manager = Manager(build_controllers(cluster))
     cluster.store.listeners.append(manager.on_change)
+    cluster.kick = manager.mark
     manager.run_once(cluster.clock())     # nodes exist before the first request is answered
     return cluster, manager
 

@@ -39,6 +39,11 @@ class Manager:
                 self.dirty.add(controller.name)
                 self.wake.set()
 
+    def mark(self, name: str) -> None:
+        """Run controller ``name`` soon, whatever changed."""
+        self.dirty.add(name)
+        self.wake.set()
+
     def run_once(self, now: float) -> None:
         """Run every controller that is dirty or due, in order."""
         due = set(self.dirty) | {n for n, t in self.deadlines.items() if t <= now}

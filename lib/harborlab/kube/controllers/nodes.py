@@ -20,11 +20,12 @@ class NodeController:
 
     def sync(self, now: float) -> float | None:
         store, stamp = self.cluster.store, self.cluster.now()
+        touched, self.cluster.touched_nodes = self.cluster.touched_nodes, set()
         wake: float | None = None
         for name, agent in self.cluster.agents.items():
             due = self.next_poll.get(name)
             old = store.get(NODES.key, "", name)
-            if old is not None and due is not None and due > now:
+            if old is not None and due is not None and due > now and name not in touched:
                 wake = due if wake is None else min(wake, due)
                 continue
             report = agent.node_status(name, now)
