@@ -27,6 +27,9 @@ async def handle(server: "ApiServer", request: web.Request, route: "Route") -> w
     res, ns, name = route.res, route.namespace, route.name
     if sub == "proxy":
         return await _proxy(server, request, route)
+    if sub == "exec" and method in ("GET", "POST"):
+        from .exec import handle_exec
+        return await handle_exec(server, request, route)
     if sub == "log" and method == "GET":
         return _log(server, request, route)
     if sub in ("status", "finalize"):
