@@ -173,3 +173,34 @@ def test_store_history_answers_410_when_too_old():
         store.changes_since(start, "/configmaps")
     assert exc.value.code == 410
     assert [c.obj["metadata"]["name"] for c in store.changes_since(store.rv - 2, "/configmaps")] == ["c3", "c4"]
+
+
+def test_garbage_collector_keeps_objects_with_a_living_owner():
+    from harborlab.kube.cluster import Cluster
+    from harborlab.kube.controllers.gc import GarbageCollector
+    from harborlab.kube.profiles import profile
+    from harborlab.kube.resources import by_key
+    cluster = Cluster(profile("article"))
+    cms = by_key("/configmaps")
+    cluster.create(by_key("/namespaces"), "", {"metadata": {"name": "d"}}, internal=True)
+    owner = cluster.create(cms, "d", {"metadata": {"name": "owner"}}, internal=True)
+    ref = {"apiVersion": "v1", "kind": "ConfigMap", "name": "owner", "uid": owner["metadata"]["uid"]}
+    cluster.create(cms, "d", {"metadata": {"name": "child", "ownerReferences": [ref]}}, internal=True)
+    cluster.create(cms, "d", {"metadata": {"name": "foreign", "ownerReferences": [
+        {"apiVersion": "example.com/v1", "kind": "Widget", "name": "w", "uid": "u"}]}}, internal=True)
+    gc = GarbageCollector(cluster)
+    gc.sync(0)
+    assert {o["metadata"]["name"] for o in cluster.store.list(cms.key)} == {"owner", "child", "foreign"}
+    cluster.delete(cms, "d", "owner")
+    gc.sync(0)
+    assert {o["metadata"]["name"] for o in cluster.store.list(cms.key)} == {"foreign"}
+
+
+def test_required_anti_affinity_filters_nodes_with_a_matching_pod():
+    anti = {"podAntiAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [
+        {"topologyKey": "kubernetes.io/hostname", "labelSelector": {"matchLabels": {"app": "x"}}}]}}
+    n2 = {**NODE, "metadata": {**NODE["metadata"], "name": "n2"}}
+    assert choose(pod(affinity=anti), [NODE, n2], {"n1": [pod()]}) == ("n2", "")
+    node, message = choose(pod(affinity=anti), [NODE], {"n1": [pod()]})
+    assert node is None and "1 node(s) didn't match pod anti-affinity rules" in message
+    assert choose(pod(), [NODE], {"n1": [pod()]}) == ("n1", "")

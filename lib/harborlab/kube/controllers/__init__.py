@@ -36,8 +36,10 @@ class Manager:
     def on_change(self, change: Change) -> None:
         for controller in self.controllers:
             if change.rkey in controller.watches:
-                self.dirty.add(controller.name)
-                self.wake.set()
+                wants = getattr(controller, "wants", None)   # an optional finer filter
+                if wants is None or wants(change):
+                    self.dirty.add(controller.name)
+                    self.wake.set()
 
     def mark(self, name: str) -> None:
         """Run controller ``name`` soon, whatever changed."""

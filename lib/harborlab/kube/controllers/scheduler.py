@@ -70,6 +70,21 @@ def failure_message(total: int, reasons: Counter) -> str:
             f"{total} Preemption is not helpful for scheduling.")
 
 
+def _term_matches(pod: dict, term: dict, others: list[dict]) -> bool:
+    reqs = from_label_selector(term.get("labelSelector") or {})
+    namespaces = term.get("namespaces") or [pod["metadata"]["namespace"]]
+    return any(p["metadata"]["namespace"] in namespaces and labels_match(reqs, p["metadata"].get("labels"))
+               for p in others)
+
+
+def breaks_required_anti_affinity(pod: dict, node_name: str, placed: dict[str, list[dict]]) -> bool:
+    """Required pod anti-affinity on hostname: no matching pod may already be on the node."""
+    terms = (((pod["spec"].get("affinity") or {}).get("podAntiAffinity") or {})
+             .get("requiredDuringSchedulingIgnoredDuringExecution") or [])
+    return any(t.get("topologyKey") == "kubernetes.io/hostname" and _term_matches(pod, t, placed.get(node_name, []))
+               for t in terms)
+
+
 def anti_affinity_penalty(pod: dict, node_name: str, placed: dict[str, list[dict]]) -> int:
     """Sum of weights of preferred anti-affinity terms on hostname that pods on the node match."""
     terms = (((pod["spec"].get("affinity") or {}).get("podAntiAffinity") or {})
@@ -77,12 +92,7 @@ def anti_affinity_penalty(pod: dict, node_name: str, placed: dict[str, list[dict
     penalty = 0
     for weighted in terms:
         term = weighted.get("podAffinityTerm") or {}
-        if term.get("topologyKey") != "kubernetes.io/hostname":
-            continue
-        reqs = from_label_selector(term.get("labelSelector") or {})
-        namespaces = term.get("namespaces") or [pod["metadata"]["namespace"]]
-        if any(p["metadata"]["namespace"] in namespaces and labels_match(reqs, p["metadata"].get("labels"))
-               for p in placed.get(node_name, [])):
+        if term.get("topologyKey") == "kubernetes.io/hostname" and _term_matches(pod, term, placed.get(node_name, [])):
             penalty += weighted.get("weight", 1)
     return penalty
 
@@ -94,6 +104,8 @@ def choose(pod: dict, nodes: list[dict], placed: dict[str, list[dict]]) -> tuple
     for node in nodes:
         name = node["metadata"]["name"]
         reason = why_not(pod, node, len(placed.get(name, [])))
+        if reason is None and breaks_required_anti_affinity(pod, name, placed):
+            reason = "node(s) didn't match pod anti-affinity rules"
         if reason:
             reasons[reason] += 1
         else:
