@@ -43,10 +43,11 @@ async def handle(server: "ApiServer", request: web.Request, route: "Route") -> w
             return _json(obj)
     if sub == "scale":
         return await _scale(server, request, route)
+    dry_run = request.query.get("dryRun") == "All"
     if sub == "binding" and method == "POST":
-        return _json(bind(cluster, ns, name, await server.body(request)), 201)
+        return _json(bind(cluster, ns, name, await server.body(request), dry_run), 201)
     if sub == "eviction" and method == "POST":
-        cluster.delete(res, ns, name)
+        cluster.delete(res, ns, name, dry_run=dry_run)
         return _json({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}, 201)
     raise method_not_allowed(method, res)
 
@@ -108,7 +109,7 @@ async def _scale(server: "ApiServer", request: web.Request, route: "Route") -> w
 
 # --- binding -------------------------------------------------------------------------------------
 
-def bind(cluster, ns: str, name: str, body: object) -> dict:
+def bind(cluster, ns: str, name: str, body: object, dry_run: bool = False) -> dict:
     from .resources import by_key
     pods = by_key("/pods")
     pod = cluster.get(pods, ns, name)
@@ -118,9 +119,10 @@ def bind(cluster, ns: str, name: str, body: object) -> dict:
     if pod["spec"].get("nodeName"):
         raise ApiError(409, "Conflict", f'Operation cannot be fulfilled on pods/binding "{name}": pod {name} '
                                         f'is already assigned to node "{pod["spec"]["nodeName"]}"')
-    bound = copy.deepcopy(pod)
-    bound["spec"]["nodeName"] = target
-    cluster.put(pods, bound)
+    if not dry_run:
+        bound = copy.deepcopy(pod)
+        bound["spec"]["nodeName"] = target
+        cluster.put(pods, bound)
     return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}
 
 
