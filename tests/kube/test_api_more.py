@@ -126,3 +126,12 @@ def test_apply_accepts_a_yaml_body_like_kubectl_sends(kube_server, namespace, ra
     assert code == 200 and again["metadata"]["resourceVersion"] == created["metadata"]["resourceVersion"]
     code, status = raw(kube_server, "PATCH", path, b"data: [unclosed", content_type="application/apply-patch+yaml")
     assert code == 400 and status["reason"] == "BadRequest"
+
+
+def test_secret_string_data_is_folded_into_base64_data(core, namespace, raw, kube_server):
+    made = core.create_namespaced_secret(namespace, {"metadata": {"name": "s"}, "stringData": {"password": "pw"},
+                                                     "data": {"user": "YWRtaW4="}})
+    assert made.data == {"user": "YWRtaW4=", "password": "cHc="} and made.string_data is None
+    body = json.dumps({"metadata": {"name": "bad"}, "data": {"x": "not base64!"}}).encode()
+    code, status = raw(kube_server, "POST", f"/api/v1/namespaces/{namespace}/secrets", body)
+    assert code == 400 and "illegal base64" in status["message"]

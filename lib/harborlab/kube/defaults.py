@@ -6,7 +6,11 @@ strategy), so the emulator sets them like the real defaulting code does.
 
 from __future__ import annotations
 
+import base64
+import binascii
 from typing import Callable
+
+from .status import bad_request
 
 
 def _container(c: dict) -> None:
@@ -101,6 +105,18 @@ def _namespace(obj: dict) -> None:
 
 def _secret(obj: dict) -> None:
     obj.setdefault("type", "Opaque")
+    # The real server decodes the body: stringData is folded into data (base64) and dropped,
+    # and data that is not base64 cannot be decoded at all (400 before any validation).
+    data = obj.get("data") or {}
+    for key, value in data.items():
+        try:
+            base64.b64decode(str(value), validate=True)
+        except (binascii.Error, ValueError):
+            raise bad_request(f'Secret in version "v1" cannot be handled as a Secret: illegal base64 data '
+                              f'in data["{key}"]') from None
+    string_data = obj.pop("stringData", None) or {}
+    if string_data:
+        obj["data"] = {**data, **{k: base64.b64encode(str(v).encode()).decode() for k, v in string_data.items()}}
 
 
 DEFAULTERS: dict[str, Callable[[dict], None]] = {
