@@ -47,6 +47,7 @@ from harborlab.lab import (
     check_root,
     generate_password,
     missing_packages,
+    shifted_ports,
 )
 from harborlab.redisd import acl_line, ping_says_pong, redis_conf
 from harborlab.sourcedb import SAMPLE_REPOSITORIES, access_log_lines, sample_sql, schema_sql
@@ -468,7 +469,7 @@ def test_cli_not_root_exits_2_with_one_line(monkeypatch, tmp_path):
     monkeypatch.setattr(os, "geteuid", lambda: 1000)
     result = CliRunner().invoke(cli.lab, ["up", "--state", str(tmp_path)])
     assert result.exit_code == 2
-    assert result.output.strip().splitlines()[0].startswith("the lab needs root")
+    assert result.output.strip().startswith("the lab needs root") and len(result.output.strip().splitlines()) == 1
     assert "Traceback" not in result.output
 
 
@@ -523,6 +524,28 @@ def test_harborbook_does_not_import_harborlab():
     code = "import sys, harborbook, harborbook.errors; print([m for m in sys.modules if m.startswith('harborlab')])"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_shifted_ports_move_every_port():
+    moved = shifted_ports(1000)
+    assert moved.keys() == PORTS.keys() and all(moved[k] == PORTS[k] + 1000 for k in PORTS)
+
+
+def test_cli_port_offset_reaches_the_lab(monkeypatch, tmp_path):
+    seen = {}
+
+    class Recorder:
+        def __init__(self, state, profile, ports=None, **options):
+            seen["ports"] = ports
+
+        def up(self):
+            return {}
+
+    monkeypatch.setattr(os, "geteuid", lambda: 0)
+    monkeypatch.setattr(cli, "Lab", Recorder)
+    result = CliRunner().invoke(cli.lab, ["up", "--state", str(tmp_path), "--port-offset", "1000"])
+    assert result.exit_code == 0, result.output
+    assert seen["ports"]["redis"] == PORTS["redis"] + 1000
 
 
 def test_recorded_ports_are_reused_by_a_later_lab(tmp_path):

@@ -16,7 +16,7 @@ import click
 
 from harborbook.errors import HarborbookError
 from harborlab.component import OK, StatusRow
-from harborlab.lab import PROFILES, Lab, LabError, NotRootError, check_root
+from harborlab.lab import PROFILES, Lab, LabError, NotRootError, check_root, shifted_ports
 
 DEFAULT_STATE = Path(".lab")
 
@@ -76,13 +76,15 @@ def _up_command(func):
 @lab.command()
 @state_option
 @click.option("--profile", type=click.Choice(PROFILES), default="article", show_default=True)
+@click.option("--port-offset", type=int, default=0, help="move every lab port by N (a second lab beside the first)")
 @_up_command
-def up(state: Path, profile: str, **options) -> None:
+def up(state: Path, profile: str, port_offset: int, **options) -> None:
     """Start the lab (idempotent: restarts only what is dead)."""
     require_root()
     started = time.monotonic()
     try:
-        results = Lab(state, profile, **options).up()
+        ports = shifted_ports(port_offset) if port_offset else None
+        results = Lab(state, profile, ports=ports, **options).up()
     except HarborbookError as exc:
         fail(exc)
     for name, result in results.items():

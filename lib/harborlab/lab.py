@@ -57,6 +57,11 @@ PORTS: dict[str, int] = {
 
 HOST = "127.0.0.1"
 
+
+def shifted_ports(offset: int) -> dict[str, int]:
+    """Every lab port moved by offset: a second lab beside the first (tests, side-by-side runs)."""
+    return {name: port + offset for name, port in PORTS.items()}
+
 # A file each Debian package installs that the lab cannot run without.
 REQUIRED_FILES: dict[str, str] = {
     "/usr/bin/ceph-mon": "ceph-mon",
@@ -73,6 +78,10 @@ REQUIRED_FILES: dict[str, str] = {
     "/usr/bin/redis-server": "redis-server",
     "/usr/bin/fusermount3": "fuse3",
 }
+
+# Secrets no lab service uses but params/sandbox.yaml references: in a real
+# environment the operator chooses them; here the lab invents them once (0600).
+OPERATOR_SECRETS = ("harbor-admin-password", "harbor-db-user-password")
 
 DEFAULT_OPTIONS: dict = {"access_log_rows": 300, "synthetic_nodes": 0}
 
@@ -92,10 +101,8 @@ def missing_packages(exists: Callable[[str], bool]) -> list[str]:
 
 def check_root(euid: int) -> None:
     if euid != 0:
-        raise NotRootError(
-            "the lab needs root (fuse mounts, loop mounts, service users); run it as root",
-            hint="sudo harborbook lab up",
-        )
+        # One line, no hint: this is the whole story.
+        raise NotRootError("the lab needs root (fuse mounts, loop mounts, service users): run it as root")
 
 
 def check_packages(exists: Callable[[str], bool] = os.path.exists) -> None:
@@ -295,7 +302,7 @@ class Lab:
         who = f" by {holder[1]} (pid {holder[0]})" if holder else ""
         raise LabError(
             f"port {host}:{port} is already in use{who}",
-            hint="stop that process or give the lab another port (Lab(ports=...))",
+            hint="stop that process, or start the lab on other ports: harborbook lab up --port-offset 1000",
         )
 
     # -- the whole lab ----------------------------------------------------------
@@ -305,6 +312,8 @@ class Lab:
         check_root(os.geteuid())
         check_packages()
         self.prepare()
+        for name in OPERATOR_SECRETS:
+            self.secret(name, generate_password)
         self.record(
             "lab", {"state": str(self.state), "profile": self.profile, "options": self.options, "ports": self.ports}
         )

@@ -15,14 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from harborlab.lab import PORTS, Lab, LabError, check_packages
+from harborlab.lab import Lab, LabError, check_packages, shifted_ports
 
 PORT_SHIFT = int(os.environ.get("HARBORLAB_TEST_PORT_SHIFT", "1000"))
 ACCESS_LOG_ROWS = 500
-
-
-def shifted_ports(shift: int) -> dict[str, int]:
-    return {name: port + shift for name, port in PORTS.items()}
 
 
 def why_no_lab() -> str | None:

@@ -12,11 +12,9 @@ from click.testing import CliRunner
 
 from harborlab import cli, procs
 from harborlab.component import STARTED
-from harborlab.lab import Lab, LabError
+from harborlab.lab import Lab, LabError, shifted_ports
 from harborlab.redisd import Redis
 from harborlab.sourcedb import SourceDb
-
-from .conftest import shifted_ports
 
 pytestmark = pytest.mark.lab
 

@@ -91,13 +91,15 @@ def test_lab_json_and_secret_files(lab):
     assert details["harbor-db"]["database"] == "registry" and details["redis"]["port"] == lab.ports["redis"]
     assert details["ceph"]["mountpoint"] == str(lab.state / "cephfs")
     assert stat.S_IMODE((lab.state / "secrets").stat().st_mode) == 0o700
-    for name in ("galera-admin-password", "harbor-db-password", "redis-password", "ceph-admin-key"):
+    for name in ("galera-admin-password", "harbor-db-password", "redis-password", "ceph-admin-key",
+                 "harbor-admin-password", "harbor-db-user-password"):
         assert stat.S_IMODE(lab.secret(name).stat().st_mode) == 0o600
     assert stat.S_IMODE((lab.state / "ceph" / "ceph.client.admin.keyring").stat().st_mode) == 0o600
 
 
 def test_no_secret_value_outside_its_file(lab):
-    names = ("galera-admin-password", "harbor-db-password", "redis-password")
+    names = ("galera-admin-password", "harbor-db-password", "redis-password", "harbor-admin-password",
+             "harbor-db-user-password")
     values = {name: lab.secret_value(name) for name in names}
     folders = [p for p in lab.state.iterdir() if p.name not in ("secrets", "cephfs") and p.is_dir()]
     leaks = find_leaks(values, folders, {"lab.json": (lab.state / "lab.json").read_text()})
@@ -214,7 +216,12 @@ def test_cephfs_is_mounted_writable_and_reported_as_cephfs(lab):
 
 def test_killed_ceph_fuse_is_remounted_by_up_with_the_data_intact(lab, fresh_lab):
     point = lab.state / "cephfs"
-    (point / "kept.txt").write_text("still here")
+    # Only synced data survives a killed client: ceph-fuse buffers writes, and
+    # evicting its dead session drops what it never flushed (as on a real crash).
+    with open(point / "kept.txt", "w") as handle:
+        handle.write("still here")
+        handle.flush()
+        os.fsync(handle.fileno())
     os.kill(lab.pid("ceph-fuse"), signal.SIGKILL)
     assert wait_until(lambda: lab.pid("ceph-fuse") is None, 10)
     row = next(r for r in lab.status() if r.component == "ceph-fuse")
