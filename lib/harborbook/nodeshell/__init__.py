@@ -5,7 +5,8 @@ same code on any node."""
 from .base import NodeShell, NodeShellError, backup_path
 from .chroot import ChrootShell
 from .debugpod import DebugPodShell, debug_pod_manifest
+from .select import for_node
 from .ssh import SshShell
 
 __all__ = ["ChrootShell", "DebugPodShell", "NodeShell", "NodeShellError", "SshShell", "backup_path",
-           "debug_pod_manifest"]
+           "debug_pod_manifest", "for_node"]

@@ -185,14 +185,15 @@ class SshAccess(Section):
     port: Port = 22
     user: Annotated[str, Field(pattern=r"^[a-z_][a-z0-9_-]{0,31}$")] = "root"
     identity_file: LocalPath | None = None
-    known_hosts: LocalPath | None = None
-    sudo: bool = True
+    known_hosts: LocalPath | None = None  # host keys are always checked; sudo -n is used when not root
 
 
 class DebugPodAccess(Section):
     kind: Literal["debug-pod"]
     image: Image = "busybox:1.36"
-    namespace: K8sName = "default"
+    # kube-system: the pod gets system-node-critical priority, the only kind a kubelet under
+    # DiskPressure still admits.
+    namespace: K8sName = "kube-system"
     privileged: bool = False
     timeout: Annotated[float, Field(gt=0, le=600)] = 60.0
 
