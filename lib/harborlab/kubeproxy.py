@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+import os
 
 from harborlab import procs
 from harborlab.kube.resources import by_key
@@ -92,7 +93,7 @@ class KubeProxy:
             holder = procs.socket_holder(busy[0].inode) if busy else None
             who = f" by {holder[1]} (pid {holder[0]})" if holder else ""
             message = (f'can\'t open port "nodePort for {entry.service}" ({self.host}:{port}/tcp): '
-                       f"{exc.strerror or exc}{who}")
+                       f"{os.strerror(exc.errno).lower() if exc.errno else exc}{who}")
             if self.failed.get(port) != message:
                 log.warning(message)
                 self._report(entry, message)

@@ -38,3 +38,17 @@ def in_pod_network(address: str) -> bool:
         return ipaddress.ip_address(address) in POD_NETWORK
     except ValueError:
         return False
+
+
+def port_clash(listening, ports, address: str, holder_of: Callable[[int], "tuple[int, str] | None"]) -> str | None:
+    """Why the program cannot bind its ports on ``address`` (naming the port and who holds it),
+    or None. ``listening`` are :class:`harborlab.procs.Listener`s; a wildcard listener on the
+    same port clashes too."""
+    wild = {"0.0.0.0", "::", address, "::ffff:" + address}
+    for port in ports:
+        busy = [item for item in listening if item.port == port and item.host in wild]
+        if busy:
+            holder = holder_of(busy[0].inode)
+            who = f" by {holder[1]} (pid {holder[0]})" if holder else ""
+            return f"port {address}:{port} is already in use{who}"
+    return None

@@ -18,11 +18,14 @@ import asyncio
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from harborlab.kube.nodes import DEFAULT_NODES, TrivialAgent
-from harborlab.kubeproxy import KubeProxy
 
 from .runner import PodRunner, RunnerOptions
+
+if TYPE_CHECKING:
+    from harborlab.kubeproxy import KubeProxy
 
 
 class RunnerAgent(TrivialAgent):
@@ -60,8 +63,9 @@ def options_from_env(environ) -> RunnerOptions:
     return options
 
 
-def install(cluster, state: Path, options: RunnerOptions | None = None) -> tuple[PodRunner, KubeProxy]:
+def install(cluster, state: Path, options: RunnerOptions | None = None) -> tuple[PodRunner, "KubeProxy"]:
     """A pod runner and a kube-proxy for ``cluster`` (call from inside the emulator's loop)."""
+    from harborlab.kubeproxy import KubeProxy  # kubeproxy imports this package's endpoint tables
     runner = PodRunner(state, cluster, options)
     proxy = KubeProxy(cluster)
     try:

@@ -266,14 +266,7 @@ class PodRunner:
         return code if code >= 0 else 128 - code   # killed by signal N: 128+N, as runtimes report
 
     def _port_clash(self, owned: Owned, launch: Launch) -> str | None:
-        listening = procs.listeners()
-        for port in CATALOG[owned.image].ports:
-            busy = procs.conflicts(listening, port, owned.ip)
-            if busy:
-                holder = procs.socket_holder(busy[0].inode)
-                who = f" by {holder[1]} (pid {holder[0]})" if holder else ""
-                return f"port {owned.ip}:{port} is already in use{who}"
-        return None
+        return addresses.port_clash(procs.listeners(), CATALOG[owned.image].ports, owned.ip, procs.socket_holder)
 
     async def _finish_stop(self, owned: Owned, grace: float) -> None:
         proc = owned.proc
