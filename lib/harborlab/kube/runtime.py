@@ -116,7 +116,9 @@ def build(opts: Options) -> tuple[Cluster, Manager]:
 async def serve(opts: Options, stop: asyncio.Event) -> None:
     cluster, manager = build(opts)
     bearer = token(opts.state)
-    runner = web.AppRunner(ApiServer(cluster, bearer).app(), handler_cancellation=True, access_log=None)
+    # Short shutdown: open watches are ended below, nothing else takes long.
+    runner = web.AppRunner(ApiServer(cluster, bearer).app(), handler_cancellation=True, access_log=None,
+                           shutdown_timeout=2.0)
     await runner.setup()
     site = web.TCPSite(runner, opts.host, opts.port, reuse_address=True)
     await site.start()
@@ -127,6 +129,8 @@ async def serve(opts: Options, stop: asyncio.Event) -> None:
         await stop.wait()
     finally:
         loop_task.cancel()
+        for watcher in list(cluster.store.watchers):
+            watcher.queue.put_nowait(None)      # ends the stream like a server-side timeout
         await runner.cleanup()
 
 

@@ -71,10 +71,12 @@ async def serve(request: web.Request, store: Store, res: Resource, namespace: st
         deadline = loop.time() + timeout
         while (remaining := deadline - loop.time()) > 0:
             try:
-                event_type, obj = await asyncio.wait_for(watcher.queue.get(), remaining)
+                event = await asyncio.wait_for(watcher.queue.get(), remaining)
             except asyncio.TimeoutError:
                 break
-            await resp.write(_line(event_type, obj))
+            if event is None:       # the server is stopping
+                break
+            await resp.write(_line(*event))
         if bookmarks:
             await resp.write(_line("BOOKMARK", {"kind": res.kind, "apiVersion": res.group_version,
                                                 "metadata": {"resourceVersion": str(store.rv)}}))

@@ -45,7 +45,8 @@ def is_active(pod: dict) -> bool:
 def pod_from_template(owner: dict, template: dict, name: str) -> dict:
     meta = copy.deepcopy(template.get("metadata") or {})
     meta.pop("creationTimestamp", None)
-    meta.update(name=name, namespace=owner["metadata"]["namespace"], ownerReferences=[owner_ref(owner)])
+    meta.update(name=name, generateName=f"{owner['metadata']['name']}-",
+                namespace=owner["metadata"]["namespace"], ownerReferences=[owner_ref(owner)])
     return {"apiVersion": "v1", "kind": "Pod", "metadata": meta, "spec": copy.deepcopy(template.get("spec") or {}),
             "status": {"phase": "Pending"}}
 
