@@ -22,11 +22,12 @@ def diagnose(state, observed, pods_active: int | None = None) -> StepResult:
                        version=state.version)
     rows = []
     for row in verdict.rows:
+        shown = (lambda n: human(n, row.signal) if n is not None else "-")
         rows.append({
             "signal": row.signal,
-            "available": row.available, "capacity": row.capacity,
-            "used %": row.percent_used, "threshold": row.threshold,
-            "threshold bytes": row.threshold_bytes,
+            "available": shown(row.available), "capacity": shown(row.capacity),
+            "used %": row.percent_used if row.percent_used is not None else "-", "threshold": row.threshold,
+            "threshold bytes": row.threshold_bytes if row.threshold_bytes is not None else "-",
             "met": {True: "MET", False: "no", None: "-"}[row.met],
             "margin": human(row.margin_bytes, row.signal) if row.margin_bytes is not None else (row.note or "-"),
         })
