@@ -289,3 +289,69 @@ def test_config_at_the_stock_path_loses_pushes_to_one_replica(backing, generated
         stop_emulator(emulator.proc)
     assert statuses.pop(first_name) == 200  # no auth at all: the example config
     assert sorted(statuses.values()) == [404, 404]
+
+
+def http_over(sock, request: bytes) -> bytes:
+    """One HTTP/1.1 exchange (Connection: close) over a connected socket; the raw answer."""
+    sock.sendall(request)
+    chunks = []
+    while True:
+        data = sock.recv(65536)
+        if not data:
+            return b"".join(chunks)
+        chunks.append(data)
+
+
+def test_portforward_pulls_through_one_replica_with_a_real_token(harbor):
+    """pods/portforward (websocket, as kubernetes.stream.portforward speaks it) passes the bearer
+    token the pod proxy strips: each replica, on its own, serves the manifest to a real token."""
+    from kubernetes.stream import portforward
+
+    emulator, _params, port, _work = harbor
+    host = f"127.0.0.1:{port}"
+    image = unique_image()
+    RegistryClient(f"http://{host}", "admin", ADMIN_PASSWORD).push("library/forwarded", "v1", image)
+    basic = base64.b64encode(f"admin:{ADMIN_PASSWORD}".encode()).decode()
+    token_url = (f"http://{host}/service/token?service=harbor-registry"
+                 "&scope=repository:library/forwarded:pull")
+    with urllib.request.urlopen(urllib.request.Request(token_url, headers={"Authorization": f"Basic {basic}"}),
+                                timeout=10) as answer:
+        token = json.loads(answer.read())["token"]
+    for name in registry_ips(emulator):
+        forward = portforward(emulator.kube.core.connect_get_namespaced_pod_portforward, name, NAMESPACE,
+                              ports="5000")
+        try:
+            answer = http_over(forward.socket(5000), (
+                "HEAD /v2/library/forwarded/manifests/v1 HTTP/1.1\r\nHost: registry\r\n"
+                f"Authorization: Bearer {token}\r\nAccept: {image.manifest_type}\r\nConnection: close\r\n\r\n"
+            ).encode())
+        finally:
+            forward.close()
+        head = answer.split(b"\r\n\r\n", 1)[0].decode().lower()
+        assert head.startswith("http/1.1 200"), (name, head)
+        assert f"docker-content-digest: {image.digest}" in head, name
+        # Without the token the same replica refuses: the 200 above was the token's doing.
+        forward = portforward(emulator.kube.core.connect_get_namespaced_pod_portforward, name, NAMESPACE,
+                              ports="5000")
+        try:
+            refused = http_over(forward.socket(5000), b"HEAD /v2/library/forwarded/manifests/v1 HTTP/1.1\r\n"
+                                                       b"Host: registry\r\nConnection: close\r\n\r\n")
+        finally:
+            forward.close()
+        assert refused.lower().startswith(b"http/1.1 401"), name
+
+
+def test_portforward_to_a_simulated_pod_reports_on_the_error_channel(harbor):
+    from kubernetes.stream import portforward
+
+    emulator, _params, _port, _work = harbor
+    admin = emulator.kube.list("v1", "Pod", NAMESPACE, label_selector="name=adminserver-apps")[0]
+    forward = portforward(emulator.kube.core.connect_get_namespaced_pod_portforward, admin["metadata"]["name"],
+                          NAMESPACE, ports="80")
+    try:
+        sock = forward.socket(80)
+        sock.settimeout(10)
+        assert sock.recv(100) == b""       # closed: nothing behind a simulated pod
+        assert "has no process the lab can reach" in (forward.error(80) or "")
+    finally:
+        forward.close()

@@ -62,7 +62,7 @@ RESOURCES: tuple[Resource, ...] = (
     Resource("", "v1", "secrets", "Secret", True, fields=COMMON_FIELDS + ("type",)),
     Resource("", "v1", "services", "Service", True, ("svc",), ("status", "proxy"), categories=("all",)),
     Resource("", "v1", "endpoints", "Endpoints", True, ("ep",)),
-    Resource("", "v1", "pods", "Pod", True, ("po",), ("status", "log", "proxy", "binding", "eviction", "exec"),
+    Resource("", "v1", "pods", "Pod", True, ("po",), ("status", "log", "proxy", "binding", "eviction", "exec", "portforward"),
              fields=_POD_FIELDS, categories=("all",)),
     Resource("", "v1", "replicationcontrollers", "ReplicationController", True, ("rc",),
              ("status", "scale"), fields=COMMON_FIELDS + ("status.replicas",), categories=("all",)),

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
-from . import patch as patches, validation
+from . import execws, patch as patches, validation
 from .resources import Resource
 from .selectors import from_label_selector, from_map
 from .status import ApiError, bad_request, conflict, method_not_allowed, unavailable, cause, invalid
@@ -28,10 +28,15 @@ async def handle(server: "ApiServer", request: web.Request, route: "Route") -> w
     if sub == "proxy":
         return await _proxy(server, request, route)
     if sub == "exec" and method in ("GET", "POST"):
+        return await execws.handle(server, request, route)
+    if sub == "exec" and method in ("GET", "POST"):
         from .exec import handle_exec
         return await handle_exec(server, request, route)
     if sub == "log" and method == "GET":
         return _log(server, request, route)
+    if sub == "portforward" and method in ("GET", "POST"):
+        from . import portforward
+        return await portforward.handle(server, request, route)
     if sub in ("status", "finalize"):
         if method == "GET":
             return _json(cluster.get(res, ns, name))
