@@ -9,7 +9,6 @@ import stat
 import subprocess
 import sys
 from importlib import resources
-from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -285,6 +284,30 @@ def test_failed_up_leaves_nothing_running(tmp_path, monkeypatch):
     with pytest.raises(LabError, match="second broke"):
         lab.up()
     assert lab.pid("first") is None and lab.pid("second") is None
+
+
+def test_a_foreign_exception_in_up_becomes_one_lab_error(tmp_path, monkeypatch):
+    class Crashing(_Fake):
+        def up(self, lab):
+            super().up(lab)
+            raise TimeoutError("driver gave up\nsecond line")
+
+    monkeypatch.setattr(os, "geteuid", lambda: 0)
+    monkeypatch.setattr("harborlab.lab.check_packages", lambda: None)
+    lab = Lab(tmp_path, components=[Crashing("c")])
+    with pytest.raises(LabError) as err:
+        lab.up()
+    assert err.value.message == "c failed to start: TimeoutError: driver gave up"
+    assert lab.pid("c") is None
+
+
+def test_a_crashing_probe_is_a_down_row(tmp_path):
+    class Crashing(_Fake):
+        def status(self, lab):
+            raise RuntimeError("boom")
+
+    [row] = Lab(tmp_path, components=[Crashing("c")]).status()
+    assert row.health == DOWN and "RuntimeError" in row.detail
 
 
 def test_down_continues_past_a_failing_component(tmp_path):

@@ -26,7 +26,7 @@ from pathlib import Path
 
 from harborbook.errors import HarborbookError
 from harborlab import procs
-from harborlab.component import RUNNING, STARTED, Component, StatusRow  # noqa: F401 - re-exported
+from harborlab.component import DOWN, RUNNING, STARTED, Component, StatusRow  # noqa: F401 - re-exported
 
 PROFILES = ("article", "modern")
 
@@ -61,6 +61,7 @@ HOST = "127.0.0.1"
 def shifted_ports(offset: int) -> dict[str, int]:
     """Every lab port moved by offset: a second lab beside the first (tests, side-by-side runs)."""
     return {name: port + offset for name, port in PORTS.items()}
+
 
 # A file each Debian package installs that the lab cannot run without.
 REQUIRED_FILES: dict[str, str] = {
@@ -325,12 +326,18 @@ class Lab:
         for component in self.components:
             try:
                 results[component.name] = component.up(self)
-            except Exception:
-                self._roll_back(component, results)
-                raise
+            except Exception as exc:
+                self._roll_back()
+                if isinstance(exc, HarborbookError):
+                    raise
+                # Not one of ours (a driver, a timeout): still one line, never our stack.
+                raise LabError(
+                    f"{component.name} failed to start: {type(exc).__name__}: {_first_line(exc)}",
+                    hint=f"see the logs in {self.path('log')}",
+                ) from exc
         return results
 
-    def _roll_back(self, failed: Component, results: dict[str, str]) -> None:
+    def _roll_back(self) -> None:
         """Leave nothing half-started: stop what this ``up`` spawned, newest first.
 
         Daemons that were already running before this call are left alone; a
@@ -350,7 +357,9 @@ class Lab:
             try:
                 rows += component.status(self)
             except HarborbookError as exc:
-                rows.append(StatusRow(component.name, None, "", "down", exc.message))
+                rows.append(StatusRow(component.name, None, "", DOWN, exc.message))
+            except Exception as exc:  # noqa: BLE001 - a broken probe is a status, not a crash
+                rows.append(StatusRow(component.name, None, "", DOWN, f"probe failed: {type(exc).__name__}"))
         return rows
 
     def down(self, purge: bool = False) -> None:
@@ -373,6 +382,10 @@ class Lab:
         shutil.rmtree(self.state, ignore_errors=True)
 
 
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [""])[0][:200]
+
+
 def _quietly(action: Callable, *args) -> None:
     try:
         action(*args)
@@ -386,4 +399,17 @@ def _mounts_under(root: Path) -> list[tuple[str, str]]:
     return [(p, t) for p, t in mounts.items() if p.startswith(prefix)]
 
 
-__all__ = ["Lab", "LabError", "PORTS", "PROFILES", "RUNNING", "STARTED", "check_packages", "check_root"]
+__all__ = [
+    "Lab",
+    "LabError",
+    "NotRootError",
+    "OPERATOR_SECRETS",
+    "PORTS",
+    "PROFILES",
+    "RUNNING",
+    "STARTED",
+    "check_packages",
+    "check_root",
+    "generate_password",
+    "shifted_ports",
+]
