@@ -17,6 +17,9 @@ A **NodeAgent** owns one or more nodes. The emulator asks it, never decides itse
 * ``pod_log(pod, container, tail_lines)`` -> ``str | None``: the ``log`` subresource.
 * ``pod_proxy(request, pod, port, path)`` -> ``web.StreamResponse | None``: the pod ``proxy``
   subresource; ``None`` means no process listens, answered 503 like the real proxy.
+* ``exec_argv(pod, container, command)`` -> ``list[str] | None`` (optional): what the pod ``exec``
+  subresource runs on this machine for ``command`` (exec.py streams it over the websocket channel
+  protocol); ``None`` refuses the command with a Status saying so.
 * ``node_proxy(request, name, path)`` -> ``web.StreamResponse``: the node ``proxy`` subresource
   (``configz``, ``stats/summary``); the agent may raise ``status.forbidden`` (the article profile's
   operator had no ``nodes/proxy`` rights).

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
-from . import execws, patch as patches, validation
+from . import patch as patches, validation
 from .resources import Resource
 from .selectors import from_label_selector, from_map
 from .status import ApiError, bad_request, conflict, method_not_allowed, unavailable, cause, invalid
@@ -27,8 +27,6 @@ async def handle(server: "ApiServer", request: web.Request, route: "Route") -> w
     res, ns, name = route.res, route.namespace, route.name
     if sub == "proxy":
         return await _proxy(server, request, route)
-    if sub == "exec" and method in ("GET", "POST"):
-        return await execws.handle(server, request, route)
     if sub == "exec" and method in ("GET", "POST"):
         from .exec import handle_exec
         return await handle_exec(server, request, route)
