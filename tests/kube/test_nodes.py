@@ -111,3 +111,28 @@ def test_an_agent_reports_pressure_and_refuses_pods(server_factory, wait):
                what="refused")
     assert pod.status.reason == "Evicted" and "DiskPressure" in pod.status.message
     api.close()
+
+
+
+def test_pod_exec_runs_what_the_agent_translates(server_factory, tmp_path, wait, monkeypatch):
+    from kubernetes.stream import stream
+    monkeypatch.setenv("PLUGIN_AGENT_STOPS", str(tmp_path / "stops.txt"))
+    server = server_factory("--agent-factory", "plugin_agent:factory")
+    api = server.api()
+    core = client.CoreV1Api(api)
+    core.create_namespaced_pod("default", {"metadata": {"name": "sh"}, "spec": {
+        "containers": [{"name": "c", "image": "busybox"}]}})
+    wait(lambda: core.read_namespaced_pod("sh", "default").status.pod_ip, what="running")
+    out = stream(core.connect_get_namespaced_pod_exec, "sh", "default", command=["echo", "hello"],
+                 stderr=True, stdin=False, stdout=True, tty=False)
+    assert out == "hello\n"
+    failing = stream(core.connect_get_namespaced_pod_exec, "sh", "default", command=["false"],
+                     stderr=True, stdin=False, stdout=True, tty=False, _preload_content=False)
+    failing.run_forever(timeout=5)
+    assert failing.returncode == 1
+    refused = stream(core.connect_get_namespaced_pod_exec, "sh", "default", command=["rm", "-rf", "/"],
+                     stderr=True, stdin=False, stdout=True, tty=False, _preload_content=False)
+    refused.run_forever(timeout=5)
+    # Read the Status itself: a refusal carries no exit code (the client's returncode needs one).
+    assert json.loads(refused.read_channel(3))["status"] == "Failure"
+    api.close()
