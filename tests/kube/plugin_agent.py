@@ -76,3 +76,20 @@ def _exec_argv(self, pod, container, command):
 
 
 OwningAgent.exec_argv = _exec_argv
+
+
+class WrappingAgent:
+    """Wraps whatever agent the earlier factory installed, adding a log line of its own."""
+
+    def __init__(self, inner):
+        self.inner = inner
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+    def pod_log(self, pod, container, tail_lines):
+        return "wrapped: " + (self.inner.pod_log(pod, container, tail_lines) or "")
+
+
+def wrapping_factory(cluster):
+    return {name: WrappingAgent(cluster.agents[name]) for name in DEFAULT_NODES}

@@ -136,3 +136,15 @@ def test_pod_exec_runs_what_the_agent_translates(server_factory, tmp_path, wait,
     # Read the Status itself: a refusal carries no exit code (the client's returncode needs one).
     assert json.loads(refused.read_channel(3))["status"] == "Failure"
     api.close()
+
+
+def test_agent_factories_apply_in_order_and_can_wrap(server_factory, tmp_path, wait, monkeypatch):
+    monkeypatch.setenv("PLUGIN_AGENT_STOPS", str(tmp_path / "stops.txt"))
+    server = server_factory("--agent-factory", "plugin_agent:factory", "--agent-factory", "plugin_agent:wrapping_factory")
+    api = server.api()
+    core = client.CoreV1Api(api)
+    core.create_namespaced_pod("default", {"metadata": {"name": "w"}, "spec": {
+        "containers": [{"name": "c", "image": "busybox"}]}})
+    wait(lambda: core.read_namespaced_pod("w", "default").status.pod_ip == "127.77.0.5", what="owned by inner agent")
+    assert core.read_namespaced_pod_log("w", "default") == "wrapped: log of w/c\n"
+    api.close()

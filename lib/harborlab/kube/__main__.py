@@ -19,7 +19,8 @@ def parse(argv: list[str] | None = None) -> Options:
     parser.add_argument("--kube-version", dest="version", help="override the profile's version (v1.31.0)")
     parser.add_argument("--synthetic-nodes", type=int, default=0)
     parser.add_argument("--pod-ready-delay", type=float, default=0.5, help="seconds until a pod is Ready")
-    parser.add_argument("--agent-factory", help="module:callable returning {node: NodeAgent}")
+    parser.add_argument("--agent-factory", action="append",
+                        help="module:callable returning {node: NodeAgent}; repeatable, applied in order")
     parser.add_argument("--watch-history", type=int, default=20000,
                         help="changes kept for watch resumption (older versions answer 410 Gone)")
     args = parser.parse_args(argv)

@@ -34,8 +34,9 @@ def argv(lab: "Lab") -> list[str]:
         args += ["--synthetic-nodes", str(nodes)]
     if lab.options.get("pod_ready_delay") is not None:
         args += ["--pod-ready-delay", str(lab.options["pod_ready_delay"])]
-    if lab.options.get("kube_agent_factory"):
-        args += ["--agent-factory", str(lab.options["kube_agent_factory"])]
+    factories = lab.options.get("kube_agent_factory") or []
+    for spec in [factories] if isinstance(factories, str) else factories:
+        args += ["--agent-factory", str(spec)]
     return args
 
 

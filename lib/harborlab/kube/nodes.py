@@ -26,8 +26,10 @@ A **NodeAgent** owns one or more nodes. The emulator asks it, never decides itse
 
 Agents are plugged in with ``--agent-factory module:callable``; the callable receives the
 ``Cluster`` and returns ``{node_name: agent}``; nodes it returns replace the default ones of the
-same name and new names are added. ``TrivialAgent`` keeps the default nodes Ready;
-``SyntheticAgent`` backs ``--synthetic-nodes N`` with deterministic pseudo-random filesystem stats
+same name and new names are added. The option may be repeated: factories run in order, each
+seeing ``cluster.agents`` as the previous ones left it, so a later agent can wrap an earlier one
+(the pod runner around the kubelet simulator, for instance). ``TrivialAgent`` keeps the default
+nodes Ready; ``SyntheticAgent`` backs ``--synthetic-nodes N`` with deterministic pseudo-random filesystem stats
 and kubelet configs (about one node in 40 under disk pressure).
 """
 

@@ -35,7 +35,7 @@ class Options:
     version: str | None = None
     synthetic_nodes: int = 0
     pod_ready_delay: float = 0.5
-    agent_factory: str | None = None
+    agent_factory: str | list[str] | None = None
     watch_history: int = 20000
     extra: dict = field(default_factory=dict)
 
@@ -95,8 +95,10 @@ def install_agents(cluster: Cluster, opts: Options) -> None:
         synthetic = SyntheticAgent(cluster.profile)
         for name in synthetic_names(opts.synthetic_nodes):
             cluster.agents[name] = synthetic
-    if opts.agent_factory:
-        module, _, attr = opts.agent_factory.partition(":")
+    factories = [opts.agent_factory] if isinstance(opts.agent_factory, str) else opts.agent_factory or []
+    for spec in factories:
+        # In order: each factory sees cluster.agents as the previous ones left it, so it may wrap them.
+        module, _, attr = spec.partition(":")
         factory = getattr(importlib.import_module(module), attr)
         cluster.agents.update(factory(cluster))
 
