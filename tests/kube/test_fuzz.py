@@ -15,12 +15,13 @@ pytestmark = [pytest.mark.lab, pytest.mark.slow]
 PREFIXES = ["/api/v1", "/api/v1/namespaces/default", "/apis/apps/v1/namespaces/default",
             "/apis/storage.k8s.io/v1", "/apis/authorization.k8s.io/v1", "/apis/apps/v1", "/api", "/apis", ""]
 SEGMENTS = ["pods", "configmaps", "deployments", "nodes", "services", "namespaces", "default", "x", "status",
-            "scale", "log", "proxy", "binding", "eviction", "selfsubjectaccessreviews", "lab-node-1", "..", "%00",
+            "scale", "log", "proxy", "binding", "eviction", "exec", "portforward", "selfsubjectaccessreviews", "lab-node-1", "..", "%00",
             "a:b:c", "persistentvolumes", "events", "csidrivers", "finalize", ""]
 CONTENT_TYPES = ["application/json", "application/merge-patch+json", "application/strategic-merge-patch+json",
                  "application/json-patch+json", "application/apply-patch+yaml", "application/yaml", "text/plain", ""]
 QUERY_KEYS = ["watch", "labelSelector", "fieldSelector", "limit", "continue", "resourceVersion", "dryRun",
-              "fieldManager", "force", "timeoutSeconds", "propagationPolicy", "container", "tailLines"]
+              "fieldManager", "force", "timeoutSeconds", "propagationPolicy", "container", "tailLines",
+              "command", "ports", "stdin"]
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers(-2**40, 2**40) | st.text(max_size=20),
