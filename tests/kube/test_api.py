@@ -244,3 +244,15 @@ def test_oversized_body_is_413(kube_server, raw):
     big = json.dumps({"metadata": {"name": "big"}, "data": {"x": "a" * (4 * 1024 * 1024)}}).encode()
     code, body = raw(kube_server, "POST", "/api/v1/namespaces/default/configmaps", big)
     assert code == 413 and body["code"] == 413
+
+
+def test_unknown_selector_operator_is_422(api, namespace):
+    deployments = DynamicClient(api).resources.get(api_version="apps/v1", kind="Deployment")
+    body = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "op"}, "spec": {
+        "selector": {"matchExpressions": [{"key": "app", "operator": "Like", "values": ["a"]}]},
+        "template": {"metadata": {"labels": {"app": "a"}},
+                     "spec": {"containers": [{"name": "c", "image": "busybox"}]}}}}
+    with pytest.raises(client.ApiException) as exc:
+        deployments.create(body=body, namespace=namespace)
+    causes = json.loads(exc.value.body)["details"]["causes"]
+    assert exc.value.status == 422 and causes[0]["field"] == "spec.selector.matchExpressions[0].operator"

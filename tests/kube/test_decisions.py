@@ -204,3 +204,8 @@ def test_required_anti_affinity_filters_nodes_with_a_matching_pod():
     node, message = choose(pod(affinity=anti), [NODE], {"n1": [pod()]})
     assert node is None and "1 node(s) didn't match pod anti-affinity rules" in message
     assert choose(pod(), [NODE], {"n1": [pod()]}) == ("n1", "")
+
+
+def test_an_unknown_selector_operator_matches_nothing_instead_of_failing():
+    reqs = selectors.from_label_selector({"matchExpressions": [{"key": "app", "operator": "Like", "values": ["w"]}]})
+    assert selectors.labels_match(reqs, {"app": "w"}) is False

@@ -17,6 +17,9 @@ _KEY = re.compile(r"^([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.
 _VALUE = re.compile(r"^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$")
 
 
+SELECTOR_OPERATORS = {"In": "in", "NotIn": "notin", "Exists": "exists", "DoesNotExist": "!exists"}
+
+
 @dataclass(frozen=True)
 class Requirement:
     key: str
@@ -32,6 +35,8 @@ class Requirement:
             return not present
         if self.op in ("=", "in"):
             return present and value in self.values
+        if self.op == "never":
+            return False
         # "!=" and "notin" match objects without the key, as the real selector does.
         return not present or value not in self.values
 
@@ -91,9 +96,10 @@ def from_label_selector(selector: dict | None) -> tuple[Requirement, ...] | None
     if selector is None:
         return None
     reqs = [Requirement(k, "=", (str(v),)) for k, v in (selector.get("matchLabels") or {}).items()]
-    ops = {"In": "in", "NotIn": "notin", "Exists": "exists", "DoesNotExist": "!exists"}
     for expr in selector.get("matchExpressions") or []:
-        reqs.append(Requirement(expr["key"], ops[expr["operator"]], tuple(expr.get("values") or ())))
+        # An operator validation would refuse matches nothing here rather than failing a controller.
+        op = SELECTOR_OPERATORS.get(expr.get("operator"), "never")
+        reqs.append(Requirement(str(expr.get("key")), op, tuple(str(v) for v in expr.get("values") or ())))
     return tuple(reqs)
 
 

@@ -118,7 +118,7 @@ def _pod_spec_rule(spec: dict | None, prefix: str) -> list[dict]:
 
 
 def _selector_rule(obj: dict, res: Resource) -> list[dict]:
-    from .selectors import from_label_selector, from_map, labels_match
+    from .selectors import SELECTOR_OPERATORS, from_label_selector, from_map, labels_match
     spec = obj.get("spec") or {}
     labels = ((spec.get("template") or {}).get("metadata") or {}).get("labels") or {}
     selector = spec.get("selector")
@@ -127,6 +127,13 @@ def _selector_rule(obj: dict, res: Resource) -> list[dict]:
     elif selector is None:
         return [cause("spec.selector", "Required value", "FieldValueRequired")]
     else:
+        bad = [i for i, e in enumerate(selector.get("matchExpressions") or [])
+               if e.get("operator") not in SELECTOR_OPERATORS]
+        if bad:
+            return [cause(f"spec.selector.matchExpressions[{i}].operator",
+                          f'Unsupported value: {_short(selector["matchExpressions"][i].get("operator"))}: '
+                          'supported values: "DoesNotExist", "Exists", "In", "NotIn"', "FieldValueNotSupported")
+                    for i in bad]
         reqs = from_label_selector(selector)
         if not reqs:
             return [cause("spec.selector", "Invalid value: empty selector is invalid for deployment")]

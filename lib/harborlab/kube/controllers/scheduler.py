@@ -58,8 +58,8 @@ def why_not(pod: dict, node: dict, pods_on_node: int) -> str | None:
     if any(labels.get(k) != v for k, v in selector.items()) or \
             (terms and not any(_match_node_term(t, labels) for t in terms)):
         return "node(s) didn't match Pod's node affinity/selector"
-    capacity = int(((node.get("status") or {}).get("allocatable") or {}).get("pods", "110"))
-    if pods_on_node >= capacity:
+    capacity = str(((node.get("status") or {}).get("allocatable") or {}).get("pods", "110"))
+    if pods_on_node >= (int(capacity) if capacity.isdigit() else 110):
         return "Too many pods"
     return None
 
