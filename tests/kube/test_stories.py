@@ -68,3 +68,32 @@ def test_a_deployment_with_no_ready_pods_is_not_available(apps, namespace, wait)
     assert not status.ready_replicas and status.unavailable_replicas == 3
     conditions = {c.type: (c.status, c.reason) for c in status.conditions}
     assert conditions["Available"] == ("False", "MinimumReplicasUnavailable")
+
+
+def test_odd_but_valid_objects_do_not_break_the_controllers(server_factory, wait):
+    from kubernetes import client
+    server = server_factory("--pod-ready-delay", "0")
+    api = server.api()
+    core, apps = client.CoreV1Api(api), client.AppsV1Api(api)
+    core.create_namespaced_pod("default", {"metadata": {"name": "gt"}, "spec": {
+        "affinity": {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [
+            {"matchExpressions": [{"key": "kubernetes.io/hostname", "operator": "Gt", "values": ["x"]}]}]}}},
+        "containers": [{"name": "c", "image": "busybox"}]}})
+    core.create_namespaced_service("default", {"metadata": {"name": "named"}, "spec": {
+        "selector": {"app": "n"}, "ports": [{"port": 80, "targetPort": "no-such-port"}]}})
+    core.create_namespaced_pod("default", {"metadata": {"name": "n", "labels": {"app": "n"}}, "spec": {
+        "containers": [{"name": "c", "image": "busybox"}]}})
+    core.create_namespaced_persistent_volume_claim("default", {"metadata": {"name": "expr"}, "spec": {
+        "accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1"}},
+        "selector": {"matchExpressions": [{"key": "tier", "operator": "Exists"}]}}})
+    apps.create_namespaced_deployment("default", {"metadata": {"name": "zero"}, "spec": {
+        "replicas": 0, "strategy": {"type": "Recreate"}, "selector": {"matchLabels": {"app": "z"}},
+        "template": {"metadata": {"labels": {"app": "z"}}, "spec": {"containers": [{"name": "c", "image": "busybox"}]}}}})
+    apps.patch_namespaced_deployment("zero", "default", {"spec": {"template": {"spec": {
+        "containers": [{"name": "c", "image": "busybox:1.36"}]}}}})
+    wait(lambda: core.read_namespaced_pod("n", "default").status.phase == "Running", what="plain pod running")
+    assert core.read_namespaced_pod("gt", "default").status.phase == "Pending"
+    assert core.read_namespaced_endpoints("named", "default").subsets is None
+    wait(lambda: apps.read_namespaced_deployment("zero", "default").status.observed_generation == 2, what="observed")
+    api.close()
+    assert "Traceback" not in server.log()

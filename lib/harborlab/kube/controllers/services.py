@@ -113,6 +113,8 @@ def endpoints_for(svc: dict, pods: list[dict]) -> list[dict]:
                 if port.get("name"):
                     entry["name"] = port["name"]
                 ports.append(entry)
+        if svc["spec"].get("ports") and not ports:
+            continue        # no port of this pod answers to the Service's targetPorts
         key = tuple((p.get("name", ""), p["port"], p["protocol"]) for p in ports)
         subset = groups.setdefault(key, {"addresses": [], "notReadyAddresses": [], "ports": ports})
         address = {"ip": ip, "nodeName": pod["spec"].get("nodeName"),
