@@ -21,6 +21,7 @@ from harborlab.ceph import (
     fsid_of,
     is_cephfs,
     key_from_keyring,
+    pgs_clean,
     stale_sessions,
 )
 from harborlab.component import DEGRADED, DOWN, OK, REPAIRED, RUNNING, STARTED, StatusRow, up_result, worst
@@ -420,6 +421,25 @@ def test_fsid_of_reads_the_conf_and_refuses_a_conf_without_one(tmp_path):
     assert fsid_of(text) == "abc-1"
     with pytest.raises(LabError):
         fsid_of("[global]\n")
+
+
+def _pg_stat(*states):
+    return {"pg_summary": {"num_pgs": sum(n for _, n in states),
+                           "num_pg_by_state": [{"name": name, "num": n} for name, n in states]}}
+
+
+@pytest.mark.parametrize(
+    ("stat", "expected"),
+    [
+        (_pg_stat(("active+clean", 33)), True),
+        (_pg_stat(("stale+active+clean", 33)), False),
+        (_pg_stat(("active+clean", 32), ("creating+peering", 1)), False),
+        ({"pg_summary": {"num_pgs": 0, "num_pg_by_state": []}}, False),
+    ],
+    ids=["all-clean", "stale-after-osd-lost-its-data", "one-still-peering", "no-pools-yet"],
+)
+def test_pgs_clean(stat, expected):
+    assert pgs_clean(stat) is expected
 
 
 def _session(sid, point, pid):

@@ -150,6 +150,18 @@ def stale_sessions(sessions: list[dict], mountpoint: str, alive: Callable[[int],
     return found
 
 
+def pgs_clean(pg_stat: dict) -> bool:
+    """Every placement group active+clean, per ``ceph pg stat --format=json``.
+
+    HEALTH_OK alone is not enough: right after an OSD restart the monitor can
+    still report stale PGs as healthy for a while.
+    """
+    summary = pg_stat.get("pg_summary", {})
+    total = summary.get("num_pgs", 0)
+    clean = sum(s["num"] for s in summary.get("num_pg_by_state", []) if s.get("name") == "active+clean")
+    return total > 0 and clean == total
+
+
 def key_from_keyring(text: str) -> str:
     for line in text.splitlines():
         key, _, value = line.partition("=")
@@ -215,6 +227,7 @@ class Ceph:
             for name, (binary, ident) in DAEMONS.items():
                 if lab.pid(name) is None:
                     lab.spawn(name, [binary, "-f", "-c", str(self.conf(lab)), "-i", ident])
+        self._wait_pgs_clean(lab)
         self._mount(lab)
         lab.wait_for("ceph health HEALTH_OK", lambda: classify_health(self.health(lab))[0] == OK, 90, log="ceph-mon")
         self._record(lab)
@@ -261,6 +274,23 @@ class Ceph:
         for pool in ("cephfs_metadata", "cephfs_data"):
             self.ceph(lab, "osd", "pool", "create", pool, str(PG_NUM), str(PG_NUM))
         self.ceph(lab, "fs", "new", FS_NAME, "cephfs_metadata", "cephfs_data")
+
+    def _pgs_clean(self, lab: "Lab") -> bool:
+        try:
+            return pgs_clean(json.loads(self.ceph(lab, "pg", "stat", "--format=json", timeout=15)))
+        except (LabError, subprocess.TimeoutExpired, ValueError):
+            return False
+
+    def _wait_pgs_clean(self, lab: "Lab") -> None:
+        try:
+            lab.wait_for("all Ceph placement groups active+clean", lambda: self._pgs_clean(lab), 45, log="ceph-osd")
+        except LabError as exc:
+            # The memstore OSD saves its objects only on a clean stop; killed, it
+            # comes back empty and its PGs stay stale for good.
+            raise LabError(
+                exc.message + " (if the OSD was killed rather than stopped, its in-memory data is gone)",
+                hint="harborbook lab down --purge && harborbook lab up   (recreates the Ceph cluster)",
+            ) from None
 
     def _write_conf(self, lab: "Lab", fsid: str) -> Path:
         conf = self.conf(lab)
@@ -327,6 +357,8 @@ class Ceph:
 
     def status(self, lab: "Lab") -> list[StatusRow]:
         health, detail = classify_health(self.health(lab) if lab.pid("ceph-mon") else None)
+        if health == DOWN:
+            health = DEGRADED  # a live daemon whose cluster does not answer is degraded, not down
         rows = []
         addresses = {"ceph-mon": f"{lab.host}:{lab.ports['ceph-mon-v1']}"}
         for name in DAEMONS:
