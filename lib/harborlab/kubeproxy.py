@@ -20,6 +20,7 @@ import os
 
 from harborlab import procs
 from harborlab.kube.resources import by_key
+from harborlab.podrunner.addresses import socket_holder
 from harborlab.podrunner.endpoints import NodePort, node_port_table
 
 log = logging.getLogger("harborlab.kubeproxy")
@@ -90,7 +91,7 @@ class KubeProxy:
             self.failed.pop(port, None)
         except OSError as exc:
             busy = procs.conflicts(procs.listeners(), port, self.host)
-            holder = procs.socket_holder(busy[0].inode) if busy else None
+            holder = socket_holder(busy[0].inode) if busy else None
             who = f" by {holder[1]} (pid {holder[0]})" if holder else ""
             message = (f'can\'t open port "nodePort for {entry.service}" ({self.host}:{port}/tcp): '
                        f"{os.strerror(exc.errno).lower() if exc.errno else exc}{who}")

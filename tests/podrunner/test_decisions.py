@@ -190,3 +190,19 @@ PROXY_POD = {"spec": {"containers": [{"ports": [{"name": "repo", "containerPort"
                          ids=["number", "name", "first", "unknown-name"])
 def test_target_port(port, expected):
     assert target_port(PROXY_POD, port) == expected
+
+
+def test_socket_holder_names_this_very_process():
+    import os
+    import socket
+    from pathlib import Path
+
+    from harborlab import procs
+
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        held.listen()
+        port = held.getsockname()[1]
+        busy = procs.conflicts(procs.listeners(), port, "127.0.0.1")
+        assert addresses.socket_holder(busy[0].inode) == (os.getpid(), Path("/proc/self/comm").read_text().strip())
+    assert addresses.socket_holder(busy[0].inode) is None   # closed: nobody holds it

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
+import os
+from pathlib import Path
 from typing import Callable, Container
 
 POD_NETWORK = ipaddress.ip_network("127.77.0.0/16")
@@ -51,4 +53,27 @@ def port_clash(listening, ports, address: str, holder_of: Callable[[int], "tuple
             holder = holder_of(busy[0].inode)
             who = f" by {holder[1]} (pid {holder[0]})" if holder else ""
             return f"port {address}:{port} is already in use{who}"
+    return None
+
+
+def socket_holder(inode: int) -> "tuple[int, str] | None":
+    """(pid, command) of the process owning socket ``inode``.
+
+    Like :func:`harborlab.procs.socket_holder`, but an fd that vanishes while a process's fd
+    directory is read (the scanning process's own directory handle is always one) skips that
+    fd, not the whole process: otherwise a holder that is this very process goes unnamed."""
+    needle = f"socket:[{inode}]"
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fds = list((entry / "fd").iterdir())
+        except OSError:
+            continue
+        for fd in fds:
+            try:
+                if os.readlink(fd) == needle:
+                    return int(entry.name), (entry / "comm").read_text().strip()
+            except OSError:
+                continue
     return None

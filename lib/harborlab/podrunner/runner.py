@@ -55,6 +55,7 @@ PROBE_STARTING = 1.0       # health checks until the first success ...
 PROBE_READY = 5.0          # ... and after it
 RETRY_CONFIG = 3.0         # a missing ConfigMap/Secret/volume is looked for again after this
 STOP_GRACE_CAP = 10.0      # lab down gives the emulator 10s: never wait longer per pod
+STOP_DRAIN = 1.0           # between leaving the endpoints and SIGTERM
 
 
 @dataclass
@@ -135,7 +136,6 @@ class PodRunner:
         grace = min(float(pod["spec"].get("terminationGracePeriodSeconds", 30)), STOP_GRACE_CAP)
         if owned.running():
             self._event(owned, "Normal", "Killing", f"Stopping container {owned.container}")
-            _signal(owned.proc, signal.SIGTERM)
         asyncio.get_running_loop().create_task(self._finish_stop(owned, grace))
 
     def pod_log(self, pod: dict, container: str, tail_lines: int | None) -> str | None:
@@ -266,10 +266,16 @@ class PodRunner:
         return code if code >= 0 else 128 - code   # killed by signal N: 128+N, as runtimes report
 
     def _port_clash(self, owned: Owned, launch: Launch) -> str | None:
-        return addresses.port_clash(procs.listeners(), CATALOG[owned.image].ports, owned.ip, procs.socket_holder)
+        return addresses.port_clash(procs.listeners(), CATALOG[owned.image].ports, owned.ip, addresses.socket_holder)
 
     async def _finish_stop(self, owned: Owned, grace: float) -> None:
         proc = owned.proc
+        if proc is not None and proc.poll() is None:
+            # The pod left its Services' endpoints when it was deleted; give the kube-proxy and
+            # nginx upstreams a moment to stop sending it new connections before SIGTERM (what a
+            # preStop sleep buys on a real cluster, where the two also race).
+            await asyncio.sleep(STOP_DRAIN)
+            _signal(proc, signal.SIGTERM)
         if proc is not None:
             deadline = time.monotonic() + grace
             while proc.poll() is None and time.monotonic() < deadline:
