@@ -520,6 +520,8 @@ def test_cli_up_passes_extra_options_to_the_lab(monkeypatch, tmp_path):
     seen = {}
 
     class Recorder:
+        timings = {"x": 1.25}
+
         def __init__(self, state, profile, **options):
             seen.update(state=state, profile=profile, **options)
 
@@ -533,6 +535,7 @@ def test_cli_up_passes_extra_options_to_the_lab(monkeypatch, tmp_path):
     )
     assert result.exit_code == 0, result.output
     assert seen["profile"] == "modern" and seen["access_log_rows"] == 5000 and seen["synthetic_nodes"] == 0
+    assert "x: started (1.2s)" in result.output
 
 
 def test_cli_reports_lab_errors_without_a_traceback(monkeypatch, tmp_path):
@@ -578,6 +581,8 @@ def test_cli_port_offset_reaches_the_lab(monkeypatch, tmp_path):
     seen = {}
 
     class Recorder:
+        timings: dict = {}
+
         def __init__(self, state, profile, ports=None, **options):
             seen["ports"] = ports
 

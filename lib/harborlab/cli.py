@@ -84,11 +84,13 @@ def up(state: Path, profile: str, port_offset: int, **options) -> None:
     started = time.monotonic()
     try:
         ports = shifted_ports(port_offset) if port_offset else None
-        results = Lab(state, profile, ports=ports, **options).up()
+        the_lab = Lab(state, profile, ports=ports, **options)
+        results = the_lab.up()
     except HarborbookError as exc:
         fail(exc)
     for name, result in results.items():
-        click.echo(f"{name}: {result}")
+        took = the_lab.timings.get(name)
+        click.echo(f"{name}: {result}" + (f" ({took:.1f}s)" if took is not None else ""))
     click.echo(f"lab up in {time.monotonic() - started:.1f}s; details in {state / 'lab.json'}")
 
 

@@ -156,6 +156,7 @@ class Lab:
         self.host = HOST
         self._components = list(components) if components is not None else None
         self._spawned: list[str] = []
+        self.timings: dict[str, float] = {}  # seconds each component's last `up` took
 
     # -- layout ---------------------------------------------------------------
 
@@ -323,9 +324,12 @@ class Lab:
                 self.ensure_port_free(port)
         results: dict[str, str] = {}
         self._spawned = []
+        self.timings = {}
         for component in self.components:
+            began = time.monotonic()
             try:
                 results[component.name] = component.up(self)
+                self.timings[component.name] = time.monotonic() - began
             except Exception as exc:
                 self._roll_back()
                 if isinstance(exc, HarborbookError):
