@@ -181,3 +181,17 @@ def test_leftovers_of_a_killed_emulator_are_stopped_by_pid(emulator):
         time.sleep(0.1)
     assert not any(procs.alive(pid) for pid in pids)
     assert stop_leftovers(emulator.state) == []
+
+
+def test_restart_policy_never_leaves_the_pod_failed(emulator):
+    emulator.kube.apply(config_map("broken", BROKEN_CONFIG))
+    template = registry_deployment("once", "broken")["spec"]["template"]
+    emulator.kube.apply({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "once", "namespace": NS,
+                                                                        "labels": {"app": "once"}},
+                         "spec": {**template["spec"], "restartPolicy": "Never"}})
+    pod = wait_until(lambda: (p := pod_of(emulator, "once")) and p["status"].get("phase") == "Failed" and p,
+                     30, "a Failed pod", emulator.log)
+    status = container_status(pod)
+    assert status["state"]["terminated"]["exitCode"] != 0 and status["restartCount"] == 0
+    assert not events_of(emulator, pod, "BackOff")
+    assert pod_processes(emulator.state) == []

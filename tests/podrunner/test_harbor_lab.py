@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+from harborbook.errors import TransportError
 from harborbook.registry import RegistryClient, build_image, compare_pull, sha256_digest
 from harborbook.registry.image import Image
 from harborlab.ui.fixtures import ADMIN_PASSWORD
@@ -94,6 +95,12 @@ def wait_nodeport(port: int, emulator) -> None:
     def answers() -> bool:
         return all(status_of(base + "/v2/") == 401 and status_of(base + "/") == 200 for _ in range(9))
     wait_until(answers, 30, "the NodePort to reach a registry", emulator.log)
+
+
+def wait_nodeport_v2_open(port: int, emulator) -> None:
+    """The example config has no auth: /v2/ answers 200 through every nginx."""
+    wait_until(lambda: all(status_of(f"http://127.0.0.1:{port}/v2/") == 200 for _ in range(9)), 30,
+               "the NodePort to reach an unauthenticated registry", emulator.log)
 
 
 def registry_ips(emulator) -> dict[str, str]:
@@ -285,10 +292,21 @@ def test_config_at_the_stock_path_loses_pushes_to_one_replica(backing, generated
         storage = tmp_path / "cephfs" / params.storage.root.lstrip("/") / "registry"
         assert not blob_file(storage, image.layer.digest).exists()
         statuses = {name: pod_proxy_head(emulator, name, "/v2/library/lost/manifests/v1")[0] for name in ips}
+        # Through the NodePort the upload's requests are spread over three private storages: the
+        # push itself breaks (an upload or blob one replica never saw). Each attempt succeeds only
+        # if every request lands on one replica, (1/3)^5 at best: two attempts never both do.
+        wait_nodeport_v2_open(port, emulator)
+        failures = []
+        for attempt in range(2):
+            try:
+                RegistryClient(f"http://127.0.0.1:{port}").push("library/spread", f"v{attempt}", unique_image())
+            except TransportError as exc:
+                failures.append(exc.message)
     finally:
         stop_emulator(emulator.proc)
     assert statuses.pop(first_name) == 200  # no auth at all: the example config
     assert sorted(statuses.values()) == [404, 404]
+    assert failures and all("UNKNOWN" in message for message in failures), failures
 
 
 def http_over(sock, request: bytes) -> bytes:
