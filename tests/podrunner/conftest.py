@@ -2,9 +2,10 @@
 node agent, a private MariaDB and Redis (harborlab.ui.fixtures), and Harbor rendered from
 params/sandbox.yaml with the addresses of those services and a NodePort the test allocates.
 
-CephFS: these tests do not start Ceph. The emulator's state gets a lab.json whose ceph
+CephFS: most tests do not start Ceph. The emulator's state gets a lab.json whose ceph
 mountpoint is a plain directory, accepted only because HARBORLAB_PODRUNNER_PLAIN_CEPHFS=1 is
 set; the runner resolves the CephFS PVs exactly as it would on the real mount.
+test_real_cephfs_lab.py starts the lab's real Ceph (ports shifted by 2000) and pushes onto it.
 """
 
 from __future__ import annotations
@@ -47,11 +48,16 @@ class Emulator:
         return path.read_text(errors="replace") if path.exists() else ""
 
 
-def start_emulator(state: Path, cephfs: Path, backoff: float = 1.0) -> Emulator:
+def start_emulator(state: Path, cephfs: Path, backoff: float = 1.0, plain_cephfs: bool = True) -> Emulator:
+    """The emulator with the pod runner on ``state``. ``plain_cephfs``: write a lab.json whose
+    CephFS mount is the plain directory ``cephfs``; otherwise ``state`` is a real lab's, whose
+    lab.json names its ceph-fuse mount."""
     state.mkdir(parents=True, exist_ok=True)
-    (state / "lab.json").write_text(json.dumps({"ceph": {"mountpoint": str(cephfs)}}))
-    env = {**os.environ, "HARBORLAB_PODRUNNER_PLAIN_CEPHFS": "1", "HARBORLAB_PODRUNNER_BACKOFF": str(backoff),
-           "PYTHONPATH": str(ROOT / "lib")}
+    env = {**os.environ, "HARBORLAB_PODRUNNER_BACKOFF": str(backoff), "PYTHONPATH": str(ROOT / "lib")}
+    env.pop("HARBORLAB_PODRUNNER_PLAIN_CEPHFS", None)
+    if plain_cephfs:
+        (state / "lab.json").write_text(json.dumps({"ceph": {"mountpoint": str(cephfs)}}))
+        env["HARBORLAB_PODRUNNER_PLAIN_CEPHFS"] = "1"
     with open(state / "server.log", "wb") as log:
         proc = subprocess.Popen([sys.executable, "-m", "harborlab.kube", "--state", str(state), "--port", "0",
                                  "--pod-ready-delay", "0.2", "--agent-factory", "harborlab.podrunner:agents"],
