@@ -309,6 +309,7 @@ class Ceph:
             return
         if fstype is not None:
             self._unmount(point)  # a stale mount left by a dead ceph-fuse
+        lab.stop(FUSE)  # a ceph-fuse whose mount was taken away: replace it, never orphan it
         point.mkdir(parents=True, exist_ok=True)
         strays = sorted(p.name for p in point.iterdir())
         if strays:

@@ -21,8 +21,8 @@ from typing import TYPE_CHECKING
 
 import pymysql
 
+from harborlab.component import DEGRADED, DOWN, OK, STARTED, StatusRow, up_result
 from harborlab.lab import LabError, generate_password
-from harborlab.component import DEGRADED, DOWN, OK, RUNNING, STARTED, REPAIRED, StatusRow
 
 if TYPE_CHECKING:
     from harborlab.lab import Lab
@@ -292,20 +292,17 @@ class Galera:
         lab.secret(SECRET, generate_password)
         nodes = nodes_from(lab.ports)
         dead = [n for n in nodes if lab.pid(n.name) is None]
-        if not dead:
-            result = RUNNING
-        elif len(dead) == len(nodes):
+        result = up_result(len(nodes) - len(dead), len(nodes))
+        if result == STARTED:
             first = self._bootstrap_node(lab, nodes)
             self._start(lab, first, bootstrap=True)
             for node in nodes:
                 if node is not first:
                     self._start(lab, node, bootstrap=False)
-            result = STARTED
         else:
             # The cluster lives: each dead node rejoins it (IST or SST), one at a time.
             for node in dead:
                 self._start(lab, node, bootstrap=False)
-            result = REPAIRED
         lab.record(
             NAME,
             {
