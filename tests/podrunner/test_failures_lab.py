@@ -195,3 +195,20 @@ def test_restart_policy_never_leaves_the_pod_failed(emulator):
     assert status["state"]["terminated"]["exitCode"] != 0 and status["restartCount"] == 0
     assert not events_of(emulator, pod, "BackOff")
     assert pod_processes(emulator.state) == []
+
+
+def test_readiness_follows_the_health_check(emulator):
+    """A program that stops answering (SIGSTOP) turns the pod not Ready, with an Unhealthy
+    event, and Ready again when it answers (SIGCONT); it is never restarted for it."""
+    [pid] = running_registry(emulator)
+    pod = pod_of(emulator, "good")
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        wait_until(lambda: container_status(pod_of(emulator, "good")).get("ready") is False, 30,
+                   "not Ready while the program does not answer", emulator.log)
+        assert events_of(emulator, pod, "Unhealthy")
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    wait_until(lambda: container_status(pod_of(emulator, "good")).get("ready"), 30, "Ready again", emulator.log)
+    assert container_status(pod_of(emulator, "good"))["restartCount"] == 0
+    assert pod_processes(emulator.state) == [pid]
