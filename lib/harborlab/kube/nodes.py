@@ -35,7 +35,9 @@ and kubelet configs (about one node in 40 under disk pressure).
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import os
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
@@ -191,7 +193,24 @@ class TrivialAgent:
 
 class SyntheticAgent(TrivialAgent):
     """Scale-test nodes: figures derived from a hash of the node name, so every run sees the same
-    cluster; about one node in 40 has nodefs.available under the 10% threshold."""
+    cluster; about one node in 40 has nodefs.available under the 10% threshold.
+
+    Pressure is decided by harborbook.eviction from the node's own config and stats, as the
+    runbook decides it (a single disk: imagefs.available<15% applies to it too). The node proxy
+    answers after ``HARBORLAB_KUBELET_RTT`` seconds (default 0.02): on a real cluster each
+    configz or stats/summary call is an API-server-to-kubelet round trip plus the kubelet
+    gathering its stats, which is what makes a fleet scan worth running concurrently.
+    """
+
+    rtt = float(os.environ.get("HARBORLAB_KUBELET_RTT", "0.02"))
+
+    def under_disk_pressure(self, name: str) -> bool:
+        return _synthetic_pressure(self, name)
+
+    async def node_proxy(self, request: web.Request, name: str, path: str) -> web.StreamResponse:
+        if self.rtt > 0:
+            await asyncio.sleep(self.rtt)
+        return await super().node_proxy(request, name, path)
 
     def _draw(self, name: str, salt: str) -> int:
         return int.from_bytes(hashlib.sha256(f"{salt}:{name}".encode()).digest()[:8], "big")
@@ -208,6 +227,21 @@ class SyntheticAgent(TrivialAgent):
         if self._draw(name, "config") % 5 == 0:    # some nodes were tuned by an operator
             config["evictionHard"] = {"nodefs.available": "5%", "imagefs.available": "10%"}
         return config
+
+
+_PRESSURE_CACHE: dict[str, bool] = {}
+
+
+def _synthetic_pressure(agent: "SyntheticAgent", name: str) -> bool:
+    """The kubelet's verdict on a synthetic node (figures never change: computed once)."""
+    if name not in _PRESSURE_CACHE:
+        from harborbook.eviction import evaluate, observations_from_summary
+
+        verdict = evaluate(observations_from_summary(agent.stats_summary(name)),
+                           agent.kubelet_config(name)["evictionHard"], imagefs_separate=False,
+                           version=agent.profile.kubelet_version)
+        _PRESSURE_CACHE[name] = "DiskPressure" in verdict.conditions
+    return _PRESSURE_CACHE[name]
 
 
 def synthetic_names(count: int) -> list[str]:
