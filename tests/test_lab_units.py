@@ -562,8 +562,8 @@ def test_format_table_aligns_columns():
     assert " - " in lines[2]
 
 
-def test_scenario_name_is_reserved_not_implemented():
-    assert "scenario" in cli.RESERVED_COMMANDS and "scenario" not in cli.lab.commands
+def test_scenario_commands_are_part_of_the_lab_group():
+    assert set(cli.lab.commands["scenario"].commands) == {"disk-pressure", "clear"}
 
 
 def test_harborbook_does_not_import_harborlab():

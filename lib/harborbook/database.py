@@ -8,6 +8,8 @@ itself, so a Galera node lost between two steps is simply skipped.
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import json
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterator
@@ -73,12 +75,70 @@ def _source(database) -> db.SourceServer | db.DumpFile:
     return db.SourceServer(db.Endpoint(src.host, src.port), login, database=src.database)
 
 
+META_DB = "harborbook_meta"  # where harborbook records what it migrated (never Harbor's own database)
+
+
+def source_fingerprint(database) -> str:
+    """What the source holds: CHECKSUM TABLE of every table (server) or the dump file's bytes."""
+    src = database.source
+    digest = hashlib.sha256()
+    if src.kind == "dumpfile":
+        with open(src.path, "rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+        return digest.hexdigest()
+    login = db.Login(src.user, src.password, field="database.source.password")
+    conn = db.connect(db.Endpoint(src.host, src.port), login, database=src.database)
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SHOW FULL TABLES WHERE Table_type = 'BASE TABLE'")
+            tables = sorted(row[0] for row in cur.fetchall())
+            cur.execute("CHECKSUM TABLE " + ", ".join(f"`{t}`" for t in tables))
+            digest.update(json.dumps(sorted(cur.fetchall()), default=str).encode())
+    finally:
+        conn.close()
+    return digest.hexdigest()
+
+
+def _marker(conn, target: str) -> tuple[str, str] | None:
+    """(source fingerprint, when) recorded by an earlier migration into ``target``."""
+    with conn.cursor() as cur:
+        cur.execute("SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA=%s AND TABLE_NAME='migrations'",
+                    (META_DB,))
+        if not cur.fetchone()[0]:
+            return None
+        cur.execute(f"SELECT source_fingerprint, migrated_at FROM `{META_DB}`.migrations WHERE target=%s", (target,))
+        row = cur.fetchone()
+    return (row[0], str(row[1])) if row else None
+
+
+def _record(conn, target: str, fingerprint: str) -> None:
+    with conn.cursor() as cur:
+        cur.execute(f"CREATE DATABASE IF NOT EXISTS `{META_DB}` CHARACTER SET utf8")
+        # A primary key: Galera replicates row changes of keyed tables only reliably.
+        cur.execute(f"CREATE TABLE IF NOT EXISTS `{META_DB}`.migrations (target VARCHAR(64) PRIMARY KEY, "
+                    "source_fingerprint CHAR(64) NOT NULL, migrated_at DATETIME NOT NULL) ENGINE=InnoDB")
+        cur.execute(f"REPLACE INTO `{META_DB}`.migrations VALUES (%s, %s, UTC_TIMESTAMP())", (target, fingerprint))
+
+
 def migrate(database, artifact: Path, dry_run: bool, now: datetime | None = None) -> StepResult:
-    """Dump, rename, import into staging, verify, swap atomically; keep a gzip dump."""
+    """Dump, rename, import into staging, verify, swap atomically; keep a gzip dump.
+
+    Once Harbor runs, it writes to the target (logins, pushes): a re-run must not mistake that
+    for a different database. The migration is therefore recorded (source fingerprint) in
+    `harborbook_meta`; the same source already migrated is `unchanged`.
+    """
     from tqdm.auto import tqdm
 
     t = database.target
+    fingerprint = source_fingerprint(database)
     with _connected(t) as (conn, info, _):
+        marker = _marker(conn, t.database)
+        if marker and marker[0] == fingerprint and not database.replace and db.load.server_tables(conn, t.database):
+            return StepResult("migrate", Status.UNCHANGED,
+                              f"{t.database} was migrated from this same source on {marker[1]} UTC; Harbor has "
+                              "written to it since, so it is left alone (database.replace: true to start over)",
+                              data={"action": "unchanged", "migrated_at": marker[1]})
         with tqdm(desc="import", unit="B", unit_scale=True, mininterval=1.0, leave=False) as bar:
             def progress(done: int) -> None:
                 bar.update(max(0, done - bar.n))
@@ -86,6 +146,8 @@ def migrate(database, artifact: Path, dry_run: bool, now: datetime | None = None
             result = db.migrate(_source(database), conn, endpoint=info.endpoint, target=t.database,
                                 now=now or datetime.now(timezone.utc), replace=database.replace,
                                 artifact=None if dry_run else artifact, dry_run=dry_run, progress=progress)
+        if not dry_run:
+            _record(conn, t.database, fingerprint)
     table = pd.DataFrame(result.table(), columns=["table", "rows source", "rows target", "checksum match", "ok", "problem"])
     status = {"changed": Status.CHANGED, "unchanged": Status.UNCHANGED, "planned": Status.SKIPPED}[result.status]
     if result.warnings and status is Status.UNCHANGED:

@@ -8,6 +8,7 @@ The same code talks to the lab's emulator and to a real cluster: only the kubeco
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from dataclasses import dataclass
@@ -187,6 +188,62 @@ class Kube:
             return 200, json.loads(response.data)
         except (TypeError, ValueError):
             return 200, None
+
+    def auth_headers(self) -> dict[str, str]:
+        """The Authorization header this connection sends (for raw HTTP through the API server)."""
+        for setting in self.api.configuration.auth_settings().values():
+            if setting.get("in") == "header" and setting.get("value"):
+                return {setting["key"]: setting["value"]}
+        return {}
+
+    @contextlib.contextmanager
+    def port_forward(self, namespace: str, pod: str, port: int) -> Iterator[int]:
+        """Like `kubectl port-forward`: a local loopback port whose connections reach the pod's port.
+
+        Each accepted connection gets its own pods/portforward stream (the bytes pass untouched,
+        unlike the pod proxy, which consumes the Authorization header).
+        """
+        import socket
+        import threading
+
+        from kubernetes.stream import portforward
+
+        listener = socket.socket()
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(8)
+        stop = threading.Event()
+
+        def pump(src, dst) -> None:
+            try:
+                while chunk := src.recv(65536):
+                    dst.sendall(chunk)
+            except OSError:
+                pass
+            finally:
+                with contextlib.suppress(OSError):
+                    dst.shutdown(socket.SHUT_WR)
+
+        def serve() -> None:
+            while not stop.is_set():
+                try:
+                    conn, _ = listener.accept()
+                except OSError:
+                    return
+                forward = self.call(f"port-forward to {pod}:{port}",
+                                    lambda: portforward(self.core.connect_get_namespaced_pod_portforward, pod,
+                                                        namespace, ports=str(port)))
+                remote = forward.socket(port)
+                threading.Thread(target=pump, args=(conn, remote), daemon=True).start()
+                threading.Thread(target=lambda: (pump(remote, conn), forward.close(), conn.close()),
+                                 daemon=True).start()
+
+        server = threading.Thread(target=serve, daemon=True)
+        server.start()
+        try:
+            yield listener.getsockname()[1]
+        finally:
+            stop.set()
+            listener.close()
 
     def can_i(self, verb: str, resource: str, group: str = "", namespace: str | None = None,
               subresource: str | None = None) -> bool:

@@ -23,7 +23,6 @@ import pandas as pd
 from . import rollout
 from .errors import HarborbookError, TransportError
 from .registry import RegistryClient, build_image, compare_pull, find_challenge
-from .registry.challenge import parse_challenges
 from .runbook import Status, StepResult
 from .secrets import mask
 
@@ -204,34 +203,41 @@ def shared_storage(storage, harbor, probe: Probe) -> StepResult:
 
 # ------------------------------------------------------------------ every replica
 def replicas(kube, namespace: str, probe: Probe, harbor) -> StepResult:
-    """Each registry pod, through the API server's pod proxy, runs its token config.
+    """Each registry pod on its own: its token config answers, and it serves the pushed manifest.
 
-    The proxy consumes the Authorization header (it authenticates us to the API server), so a
-    registry token cannot reach the pod that way: each replica must answer an unauthenticated
-    manifest request with our Bearer challenge. A replica answering 200/404 runs the image's
-    example config — the 2017 mount bug — and has its own private storage.
+    Through the API server's pod proxy, every replica must answer an unauthenticated manifest
+    request with our Bearer challenge (the proxy consumes the Authorization header, so no token
+    reaches the pod that way). Through a port-forward, where bytes pass untouched, the replica
+    must serve the manifest to a real token: a replica with private storage (the 2017 mount bug)
+    answers 404, one on its example config answers without asking for a token.
     """
     api = kube.api.configuration
-    auth = api.get_api_key_with_prefix("authorization") or ""
-    headers = {"Authorization": auth} if auth else {}
+    headers = kube.auth_headers()
     pods = sorted(kube.list("v1", "Pod", namespace, label_selector="name=registry-apps"),
                   key=lambda p: p["metadata"]["name"])
+    hint = (f"mount the registry config at /etc/registry (now {harbor.registry_config_mount_path}); every "
+            "replica then runs token auth on the shared storage")
     rows = []
     for pod in pods:
         if not rollout._pod_ready(pod):
             continue
         name = pod["metadata"]["name"]
-        url = f"{api.host}/api/v1/namespaces/{namespace}/pods/{name}:5000/proxy"
 
-        def check(url=url, name=name):
-            client = RegistryClient(url, extra_headers=headers)
-            head = client.head_manifest(probe.repository, probe.tag, authenticate=False)
-            if head.challenge is not None and head.challenge.service == REGISTRY_SERVICE:
-                return Row(f"replica {name}", "ok", "answers with the harbor-registry token challenge")
-            return Row(f"replica {name}", "failed",
-                       f"answers {head.status} without authentication: it runs the image's example config",
-                       f"mount the registry config at /etc/registry (now {harbor.registry_config_mount_path}); "
-                       "every replica then reads the shared storage")
+        def check(name=name):
+            url = f"{api.host}/api/v1/namespaces/{namespace}/pods/{name}:5000/proxy"
+            head = RegistryClient(url, extra_headers=headers).head_manifest(probe.repository, probe.tag,
+                                                                           authenticate=False)
+            if head.challenge is None or head.challenge.service != REGISTRY_SERVICE:
+                return Row(f"replica {name}", "failed",
+                           f"answers {head.status} without asking for a token: it runs the image's example config",
+                           hint)
+            with kube.port_forward(namespace, name, 5000) as local:
+                client = _client(harbor).with_base(f"http://127.0.0.1:{local}")
+                found = client.head_manifest(probe.repository, probe.tag)
+            if found.status == 200 and found.digest == probe.image.digest:
+                return Row(f"replica {name}", "ok", "token challenge through the pod proxy; serves the manifest "
+                                                    "through a port-forward")
+            return Row(f"replica {name}", "failed", f"does not serve the pushed manifest (HTTP {found.status})", hint)
 
         rows.append(_guard(f"replica {name}", check))
     if not rows:

@@ -31,9 +31,11 @@ EXIT_UNHEALTHY = 3
 UP_OPTIONS: list[tuple[str, str, type, object, str]] = [
     ("--access-log-rows", "access_log_rows", int, 300, "access_log rows in the source harbor_db (benchmarks: millions)"),
     ("--synthetic-nodes", "synthetic_nodes", int, 0, "extra synthetic nodes for the Kubernetes emulator"),
+    ("--kubelet-housekeeping", "kubelet_housekeeping", float, 10.0, "seconds between the lab kubelets' eviction checks"),
+    ("--kubelet-transition", "kubelet_transition", float, None,
+     "seconds of evictionPressureTransitionPeriod where no kubelet config sets one (default: the kubelet's 5m)"),
+    ("--node-root-mib", "node_root_mib", int, 256, "size of each lab node's root filesystem"),
 ]
-
-RESERVED_COMMANDS = ("scenario",)
 
 state_option = click.option(
     "--state", type=click.Path(path_type=Path), default=DEFAULT_STATE, show_default=True, help="lab state directory"
@@ -64,7 +66,13 @@ def format_table(rows: list[StatusRow]) -> str:
 
 @click.group(name="lab")
 def lab() -> None:
-    """The local lab: real Ceph, Galera, source harbor_db and Redis on loopback."""
+    """The local lab: real Ceph, Galera, harbor_db, Redis, lab nodes and a Kubernetes API, on loopback."""
+
+
+def _register_scenario() -> None:
+    from harborlab.scenario_cli import scenario
+
+    lab.add_command(scenario)
 
 
 def _up_command(func):
@@ -120,3 +128,6 @@ def down(state: Path, purge: bool) -> None:
     except HarborbookError as exc:
         fail(exc)
     click.echo(f"lab down in {time.monotonic() - started:.1f}s" + ("; state removed" if purge else ""))
+
+
+_register_scenario()

@@ -126,10 +126,13 @@ def default_components() -> list[Component]:
     # without pulling in every service module.
     from harborlab.ceph import Ceph
     from harborlab.galera import Galera
+    from harborlab.kube.component import KubeApiServer
+    from harborlab.nodes import NodeRoots
     from harborlab.redisd import Redis
     from harborlab.sourcedb import SourceDb
 
-    return [Ceph(), Galera(), SourceDb(), Redis()]
+    # The node roots come before the API server: its kubelet simulators live on them.
+    return [Ceph(), Galera(), SourceDb(), Redis(), NodeRoots(), KubeApiServer()]
 
 
 class Lab:

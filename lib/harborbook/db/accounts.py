@@ -59,6 +59,12 @@ def revoke_statements(user: str, host: str) -> list[str]:
             f"REVOKE GRANT OPTION ON *.* FROM {who};"]
 
 
+def _pct(text: str) -> str:
+    """Literal text inside a statement pymysql formats with args: its % must be doubled
+    (the usual account host '%' otherwise breaks the formatting)."""
+    return text.replace("%", "%%")
+
+
 def _password_works(endpoint: Endpoint, user: str, password: str, database: str) -> bool:
     try:
         connect(endpoint, Login(user, password), database=database, timeout=5).close()
@@ -88,11 +94,11 @@ def ensure_account(conn: pymysql.Connection, endpoint: Endpoint, *, database: st
         grants = _grant_lines(conn, user, host)
         if grants is None:
             plan.append((f"CREATE USER {who} IDENTIFIED BY '***'",
-                         f"CREATE USER {who} IDENTIFIED BY %s", (secret,)))
+                         f"CREATE USER {_pct(who)} IDENTIFIED BY %s", (secret,)))
             grants = []
         elif not (exists and _password_works(endpoint, user, secret, database)):
             plan.append((f"ALTER USER {who} IDENTIFIED BY '***'",
-                         f"ALTER USER {who} IDENTIFIED BY %s", (secret,)))
+                         f"ALTER USER {_pct(who)} IDENTIFIED BY %s", (secret,)))
         if not has_database_grant(grants, database):
             sql = f"GRANT ALL PRIVILEGES ON {db}.* TO {who}"
             plan.append((sql, sql, ()))

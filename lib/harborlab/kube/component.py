@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from harborlab.lab import Lab
 
 NAME = "kube-apiserver"
+DEFAULT_AGENTS = "harborlab.kubelet:lab_agents"
 PORT_KEY = "kube-apiserver"
 
 
@@ -34,7 +35,8 @@ def argv(lab: "Lab") -> list[str]:
         args += ["--synthetic-nodes", str(nodes)]
     if lab.options.get("pod_ready_delay") is not None:
         args += ["--pod-ready-delay", str(lab.options["pod_ready_delay"])]
-    factories = lab.options.get("kube_agent_factory") or []
+    # The lab nodes' kubelet simulators (which hand real pods to the pod runner) by default.
+    factories = lab.options.get("kube_agent_factory") or DEFAULT_AGENTS
     for spec in [factories] if isinstance(factories, str) else factories:
         args += ["--agent-factory", str(spec)]
     return args
@@ -99,3 +101,7 @@ class KubeApiServer:
 
     def down(self, lab: "Lab") -> None:
         lab.stop(NAME)
+        # Pod processes outlive an emulator that was killed (SIGKILL): stop them by their PIDs too.
+        from harborlab.podrunner import stop_leftovers
+
+        stop_leftovers(lab.state)
