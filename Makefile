@@ -36,7 +36,8 @@ lab-down: venv
 
 # Re-execute the runbooks against the lab and store their outputs as the golden references.
 golden: venv debs
-	$(BIN)/harborbook lab up
+	$(BIN)/harborbook lab down --purge
+	$(BIN)/harborbook lab up --kubelet-housekeeping 1 --kubelet-transition 3
 	$(BIN)/python scripts/golden.py
 	$(BIN)/jupytext --sync runbooks/*.ipynb
 

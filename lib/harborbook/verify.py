@@ -264,6 +264,20 @@ def sessions(harbor, redis_params, requests: int) -> StepResult:
     import redis as redis_lib
 
     state: dict = {}
+    redis_hint = (f"the ui replicas share sessions through Redis at {redis_params.host}:{redis_params.port} "
+                  "(_REDIS_URL): start Redis, or fix redis.* in the params and re-run 03 and 04")
+
+    def reachable():
+        r = redis_params
+        client = redis_lib.Redis(host=r.host, port=r.port, db=r.db, socket_timeout=5, socket_connect_timeout=5,
+                                 password=r.password.reveal() if r.password else None)
+        try:
+            client.ping()
+        except redis_lib.RedisError as exc:
+            return Row("Redis reachable", "failed", f"{r.host}:{r.port}: {type(exc).__name__}", redis_hint)
+        finally:
+            client.close()
+        return Row("Redis reachable", "ok", f"{r.host}:{r.port} answers PING")
 
     def spread():
         cookie = ui_login(harbor)
@@ -295,7 +309,11 @@ def sessions(harbor, redis_params, requests: int) -> StepResult:
                    f"the session key is in Redis db {r.db}" if found else f"no session key in Redis db {r.db}",
                    "" if found else "the ui keeps sessions in memory: check _REDIS_URL (Redis address, db)")
 
-    return _result("sessions", [_guard("shared sessions", spread), _guard("session in Redis", in_redis)])
+    first = _guard("Redis reachable", reachable)
+    rows = [first, _guard("shared sessions", spread), _guard("session in Redis", in_redis)]
+    if first.status == "failed":
+        rows = [rows[0]] + [Row(r.check, r.status, r.detail, r.hint or redis_hint) for r in rows[1:]]
+    return _result("sessions", rows)
 
 
 # ------------------------------------------------------------------ failover

@@ -35,6 +35,7 @@ UP_OPTIONS: list[tuple[str, str, type, object, str]] = [
     ("--kubelet-transition", "kubelet_transition", float, None,
      "seconds of evictionPressureTransitionPeriod where no kubelet config sets one (default: the kubelet's 5m)"),
     ("--node-root-mib", "node_root_mib", int, 256, "size of each lab node's root filesystem"),
+    ("--kube-version", "kube_version", str, None, "the version the API reports, e.g. v1.31.0 (default: the profile's)"),
 ]
 
 state_option = click.option(

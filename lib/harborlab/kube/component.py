@@ -33,6 +33,8 @@ def argv(lab: "Lab") -> list[str]:
     nodes = int(lab.options.get("synthetic_nodes") or 0)
     if nodes:
         args += ["--synthetic-nodes", str(nodes)]
+    if lab.options.get("kube_version"):
+        args += ["--kube-version", str(lab.options["kube_version"])]
     if lab.options.get("pod_ready_delay") is not None:
         args += ["--pod-ready-delay", str(lab.options["pod_ready_delay"])]
     # The lab nodes' kubelet simulators (which hand real pods to the pod runner) by default.
@@ -76,7 +78,7 @@ class KubeApiServer:
 
     def _up_with_version(self, lab: "Lab") -> bool:
         ok, detail = probe(lab.host, lab.ports[PORT_KEY], self._token(lab))
-        return ok and detail.startswith(get_profile(lab.profile).version)
+        return ok and detail.startswith(lab.options.get("kube_version") or get_profile(lab.profile).version)
 
     def up(self, lab: "Lab") -> str:
         if lab.pid(NAME):
