@@ -10,9 +10,9 @@ from .clusterview import FLEET, cluster_view, node_events, pods_affected
 from .inforce import InForce, thresholds_in_force
 from .observe import Observed, observe
 from .diagnose import diagnose, plot_verdict
-from .fix import apply_plan, plan_remedy, verify_fix
+from .fix import apply_plan, diffs, plan_remedy, verify_fix
 from .fleet import fleet_view, plot_fleet, scan_fleet
 
-__all__ = ["InForce", "Observed", "apply_plan", "cluster_view", "diagnose", "fleet_view", "node_events",
+__all__ = ["InForce", "Observed", "apply_plan", "cluster_view", "diagnose", "diffs", "fleet_view", "node_events",
            "observe", "plan_remedy", "plot_fleet", "plot_verdict", "pods_affected", "scan_fleet", "thresholds_in_force",
            "verify_fix"]

@@ -118,6 +118,11 @@ def _plan_cleanup(settings, state, observed, verdict, shell) -> StepResult:
                       value=Remedy("cleanup", commands=commands, to_free=to_free))
 
 
+def diffs(remedy: Remedy) -> str:
+    """The unified diff of every file the remedy would change (for the notebook to print)."""
+    return "\n".join(e.diff for e in remedy.edits) or "(no file changes)"
+
+
 # ------------------------------------------------------------------ apply
 def apply_plan(kube, settings, state, remedy: Remedy, shell, timeout: float = 120) -> StepResult:
     """Only with apply: true and one node: back up, write atomically, restart, roll back on failure."""
