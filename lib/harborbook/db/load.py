@@ -5,7 +5,8 @@ multi-row) with autocommit and unique/foreign-key checks off during the load. Un
 dump is read and rewritten in a second thread while the server executes the previous
 statement, so parsing costs no wall time; a bounded queue keeps memory flat whatever the size.
 The same statements, renamed for the target, are written to a gzip SQL artifact that the mysql
-client can load.
+client can load; the reader thread writes it (zlib releases the GIL), so compressing never keeps
+the server waiting for its next statement.
 """
 
 from __future__ import annotations
@@ -71,9 +72,12 @@ class ArtifactWriter:
         self.tmp.unlink(missing_ok=True)
 
 
-def _produce(transform: DumpTransform, out: "queue.Queue[object]", stop: threading.Event) -> None:
+def _produce(transform: DumpTransform, out: "queue.Queue[object]", stop: threading.Event,
+             writer: ArtifactWriter | None = None) -> None:
     try:
         for item in transform:
+            if writer:
+                writer.write(item)
             while not stop.is_set():
                 try:
                     out.put(item, timeout=0.5)
@@ -110,7 +114,7 @@ def load(conn: pymysql.Connection, transform: DumpTransform, *, endpoint: str,
     writer = ArtifactWriter(artifact, transform.target) if artifact else None
     items: "queue.Queue[object]" = queue.Queue(QUEUE_DEPTH)
     stop = threading.Event()
-    producer = threading.Thread(target=_produce, args=(transform, items, stop),
+    producer = threading.Thread(target=_produce, args=(transform, items, stop, writer),
                                 name="dump-reader", daemon=True)
     producer.start()
     context: list[Item] = []  # SET statements just before a deferred object
@@ -125,8 +129,6 @@ def load(conn: pymysql.Connection, transform: DumpTransform, *, endpoint: str,
                     raise item
                 assert isinstance(item, Item)
                 result.statements += 1
-                if writer:
-                    writer.write(item)
                 if item.deferred:
                     result.deferred.append(context + [item])
                     context = []
@@ -143,6 +145,7 @@ def load(conn: pymysql.Connection, transform: DumpTransform, *, endpoint: str,
                 if progress:
                     progress(transform.reader.bytes_read)
         result.bytes_read = transform.reader.bytes_read
+        producer.join()  # it wrote its last artifact statement before _DONE; now it has ended
         if writer:
             writer.finish()
         ok = True
@@ -150,15 +153,15 @@ def load(conn: pymysql.Connection, transform: DumpTransform, *, endpoint: str,
     finally:
         stop.set()
         if not ok:
-            if writer:
-                writer.abort()
             # Unblock the producer, which may wait on a full queue, then let it end.
             while producer.is_alive():
                 try:
                     items.get(timeout=0.1)
                 except queue.Empty:
                     pass
-        producer.join(timeout=5)
+            producer.join(timeout=5)
+            if writer and not producer.is_alive():  # never close the file under its writer
+                writer.abort()
 
 
 def _execute(cur: pymysql.cursors.Cursor, item: Item, transform: DumpTransform,
