@@ -272,15 +272,19 @@ def worker(state: Path, name: str, artifact: bool) -> int:
     return 0
 
 
-def measure(state: Path, rows: int, runs: int, artifact: bool) -> dict:
+SIDES = ("ours", "ours-no-artifact", "baseline")
+
+
+def measure(state: Path, rows: int, runs: int, sides: tuple[str, ...]) -> dict:
     source, target = lab_servers(state)
     if ensure_rows(source, rows):
         print(f"loaded {rows} access_log rows into the source", flush=True)
-    results: dict[str, list[dict]] = {"ours": [], "baseline": []}
+    results: dict[str, list[dict]] = {side: [] for side in sides}
     for _ in range(runs):  # alternating: drift on this shared machine hits both sides alike
-        for side in ("ours", "baseline"):
+        for side in sides:
             drop_target(target, TARGET)
-            run = ours(state, TARGET, artifact) if side == "ours" else baseline(source, target, TARGET)
+            run = (baseline(source, target, TARGET) if side == "baseline"
+                   else ours(state, TARGET, artifact=side == "ours"))
             copied = target_rows(target, TARGET)
             if copied != rows:
                 raise RuntimeError(f"{side}: {copied} access_log rows in the target, expected {rows}")
@@ -290,17 +294,24 @@ def measure(state: Path, rows: int, runs: int, artifact: bool) -> dict:
     return results
 
 
-def summary(rows: int, results: dict[str, list[dict]]) -> dict:
-    mine, base = results["ours"], results["baseline"]
-    t_ours, t_base = median([r["seconds"] for r in mine]), median([r["seconds"] for r in base])
-    phases = {k: median([r["timings"][k] for r in mine]) for k in mine[0]["timings"]}
-    rss_ours = max(r["rss_mb"] for r in mine)
-    return {"access_log rows": f"{rows:,}", "ours (median s)": f"{t_ours:.2f}",
-            "baseline (median s)": f"{t_base:.2f}", "ratio": f"{t_ours / t_base:.2f}",
-            "ours import/verify/swap (s)": "/".join(f"{phases.get(k, 0):.2f}" for k in ("import", "verify", "swap")),
-            "ours peak RSS (MB)": f"{rss_ours:.0f}",
-            "baseline peak RSS (MB)": f"{max(r['rss_mb'] for r in base):.0f}",
-            "goal met": "yes" if t_ours <= t_base and rss_ours < RSS_GOAL_MB else "no"}
+def summary(rows: int, results: dict[str, list[dict]]) -> list[dict]:
+    """One table row per side of ours, each against the baseline's median."""
+    base = results["baseline"]
+    t_base = median([r["seconds"] for r in base])
+    out = []
+    for side in (s for s in results if s != "baseline"):
+        mine = results[side]
+        t_ours = median([r["seconds"] for r in mine])
+        phases = {k: median([r["timings"][k] for r in mine]) for k in mine[0]["timings"]}
+        rss_ours = max(r["rss_mb"] for r in mine)
+        out.append({"access_log rows": f"{rows:,}", "side": side, "ours (median s)": f"{t_ours:.2f}",
+                    "baseline (median s)": f"{t_base:.2f}", "ratio": f"{t_ours / t_base:.2f}",
+                    "ours import/verify/swap (s)": "/".join(f"{phases.get(k, 0):.2f}"
+                                                            for k in ("import", "verify", "swap")),
+                    "ours peak RSS (MB)": f"{rss_ours:.0f}",
+                    "baseline peak RSS (MB)": f"{max(r['rss_mb'] for r in base):.0f}",
+                    "goal met": "yes" if t_ours <= t_base and rss_ours < RSS_GOAL_MB else "no"})
+    return out
 
 
 def main(argv=None) -> int:
@@ -308,20 +319,24 @@ def main(argv=None) -> int:
     ap.add_argument("--state", type=Path, default=ROOT / ".lab", help="the lab's state directory")
     ap.add_argument("--rows", default="1000000", help="access_log rows (comma-separated for several sizes)")
     ap.add_argument("--runs", type=int, default=3)
-    ap.add_argument("--no-artifact", dest="artifact", action="store_false",
-                    help="skip the gzip artifact the runbook keeps (to see its cost)")
+    ap.add_argument("--sides", default="ours,baseline",
+                    help=f"comma-separated, among {', '.join(SIDES)} (ours-no-artifact: without the "
+                         "gzip artifact the runbook keeps, to see its cost)")
+    ap.add_argument("--no-artifact", dest="artifact", action="store_false", help=argparse.SUPPRESS)
     ap.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--target", default=TARGET, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     state = args.state.resolve()
     if args.worker:
         return worker(state, args.target, args.artifact)
+    sides = tuple(s.strip() for s in args.sides.split(","))
+    if "baseline" not in sides or not set(sides) <= set(SIDES) or len(sides) < 2:
+        ap.error(f"--sides: the baseline and at least one of ours, among {', '.join(SIDES)}")
     lines = []
     for rows in [int(n.replace("_", "")) for n in args.rows.split(",")]:
-        lines.append(summary(rows, measure(state, rows, args.runs, args.artifact)))
+        lines += summary(rows, measure(state, rows, args.runs, sides))
         print(lines[-1], flush=True)
-    print(f"\n{env_note()}, {args.runs} runs each, alternating; "
-          f"artifact {'on' if args.artifact else 'off'}; target on the first Galera node\n")
+    print(f"\n{env_note()}, {args.runs} runs each, alternating; target on the first Galera node\n")
     print(table(lines))
     return 0
 
