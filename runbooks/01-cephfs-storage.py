@@ -14,7 +14,7 @@
 #     name: python3
 # ---
 
-# %% [markdown] tags=[]
+# %% [markdown]
 # # 01 · Shared storage on CephFS: directories, the ceph Secret, volumes and claims
 #
 # Every registry replica must read every blob, and the job logs must survive a pod. Both live on
@@ -23,7 +23,7 @@
 # authenticate with, and the PersistentVolumes and claims that bind them, then waits until the
 # claims are Bound. Re-running it changes nothing.
 
-# %% tags=[]
+# %%
 from harborbook import runbook, storage
 from harborbook.kube import Kube
 
@@ -31,13 +31,13 @@ from harborbook.kube import Kube
 params_file = "../params/sandbox.yaml"
 dry_run = False
 
-# %% tags=[]
+# %%
 rb = runbook.start("01-cephfs-storage", params_file, dry_run=dry_run)
 
-# %% tags=[]
+# %%
 kube = Kube.from_params(rb.params.cluster)
 
-# %% [markdown] tags=[]
+# %% [markdown]
 # ## Directories
 # Created through the CephFS mount on this machine and owned by the uid the components run as
 # (the registry image runs as uid 10000): a root-owned directory makes every push fail with
@@ -45,39 +45,39 @@ kube = Kube.from_params(rb.params.cluster)
 # nothing is written — a directory created on the local disk under the mount point would hide
 # the mistake until the next reboot.
 
-# %% tags=[]
+# %%
 rb.step(storage.ensure_directories, rb.params.storage, rb.dry_run)
 
-# %% [markdown] tags=[]
+# %% [markdown]
 # ## Namespace and the ceph Secret
 # The Ceph admin key is read from the reference in the params file at the moment it is put into
 # the Secret; it is never shown, logged or written to disk here.
 
-# %% tags=[]
+# %%
 rb.step(storage.ensure_namespace, kube, rb.params.cluster.namespace, rb.dry_run)
 
-# %% tags=[]
+# %%
 rb.step(storage.apply_ceph_secret, kube, rb.params.storage, rb.params.cluster.namespace, rb.dry_run)
 
-# %% [markdown] tags=[]
+# %% [markdown]
 # ## Volumes and claims
 # The PVs are ReadWriteMany with reclaim policy Retain: deleting a claim must never delete the
 # registry's data. Each claim selects its volume by the `type` label and asks for storage class
 # `""`, so a default StorageClass cannot hand it a new, empty volume instead. A PV already bound
 # to somebody else's claim is refused, not taken.
 
-# %% tags=[]
+# %%
 rb.step(storage.apply_volumes, kube, rb.params.storage, rb.params.cluster.namespace, rb.dry_run)
 
-# %% tags=[]
+# %%
 # NBVAL_CHECK_OUTPUT
 rb.step(storage.wait_bound, kube, rb.params.storage, rb.params.cluster.namespace, 120, rb.dry_run)
 
-# %% tags=[]
+# %%
 # NBVAL_CHECK_OUTPUT
 rb.finish()
 
-# %% [markdown] tags=[]
+# %% [markdown]
 # ## Related
 # - Next: **02-database** moves the Harbor database into the external cluster.
 # - Claims stay Pending? Check the labels and sizes in the table above and rerun **00-preflight**.

@@ -14,7 +14,7 @@
 #     name: python3
 # ---
 
-# %% [markdown] tags=[]
+# %% [markdown]
 # # 02 · The database: Harbor's schema and data in the external cluster, safely
 #
 # Harbor 1.2 cannot initialise an empty external database: its schema and seed rows come from
@@ -31,50 +31,53 @@
 # - every table gets a primary key (Galera does not replicate deletes without one);
 # - the Harbor user gets privileges on its own database only.
 
-# %% tags=[]
+# %%
 from harborbook import database, runbook
 
 # %% tags=["parameters"]
 params_file = "../params/sandbox.yaml"
 dry_run = False
 
-# %% tags=[]
+# %%
 rb = runbook.start("02-database", params_file, dry_run=dry_run)
 
-# %% [markdown] tags=[]
+# %% [markdown]
 # ## The target cluster
 # The first healthy endpoint is used (for Galera: ready, Synced, primary component); the others
 # are listed so a degraded cluster is visible before anything is written.
 
-# %% tags=[]
+# %%
 rb.step(database.target_cluster, rb.params.database)
 
-# %% [markdown] tags=[]
+# %% [markdown]
 # ## Database and user
 # `CREATE DATABASE` with utf8 and a user with privileges on that database only. If the user
 # already holds `ALL PRIVILEGES ON *.*` (what the reference procedure granted), the step warns
 # and shows the `REVOKE` to run: Harbor never needs it, and it lets a leaked Harbor password
 # read every other database on the cluster.
 
-# %% tags=[]
+# %%
 rb.step(database.account, rb.params.database, rb.dry_run)
 
-# %% [markdown] tags=[]
+# %% [markdown]
 # ## Migration
 # Dump (or read the dump file), rename, import into `<target>__staging`, verify, swap. A target
 # that already holds identical tables is left alone (`unchanged`); different tables are refused
 # unless `database.replace: true`, which first moves the old ones into a timestamped backup
 # database. A gzip SQL dump of exactly what was imported is kept in the run directory.
 
-# %% tags=[]
-# NBVAL_CHECK_OUTPUT
-rb.step(database.migrate, rb.params.database, rb.artifact("registry.sql.gz"), rb.dry_run)
+# %%
+migrated = rb.step(database.migrate, rb.params.database, rb.artifact("registry.sql.gz"), rb.dry_run)
 
-# %% tags=[]
+# %%
+# NBVAL_CHECK_OUTPUT
+migrated
+
+# %%
 # NBVAL_CHECK_OUTPUT
 rb.finish()
 
-# %% [markdown] tags=[]
+# %% [markdown]
 # ## Related
 # - Next: **03-render-config** renders the manifests with these database settings.
 # - A wrong password? The hint names the params field whose secret to check; rerun **00-preflight**.

@@ -14,7 +14,7 @@
 #     name: python3
 # ---
 
-# %% [markdown] tags=[]
+# %% [markdown]
 # # 03 · Configuration: render Harbor's manifests, check them, show the plan
 #
 # The job of the old `k8s-prepare` script, done so that its traps cannot recur:
@@ -31,7 +31,7 @@
 #
 # Nothing is applied here except the generated-secrets Secret; 04-rollout applies the plan.
 
-# %% tags=[]
+# %%
 from harborbook import configure, runbook
 from harborbook.kube import Kube
 
@@ -39,23 +39,23 @@ from harborbook.kube import Kube
 params_file = "../params/sandbox.yaml"
 dry_run = False
 
-# %% tags=[]
+# %%
 rb = runbook.start("03-render-config", params_file, dry_run=dry_run)
 
-# %% tags=[]
+# %%
 kube = Kube.from_params(rb.params.cluster)
 
-# %% [markdown] tags=[]
+# %% [markdown]
 # ## Generated secrets
 # The ui and jobservice secrets, the 16-character secret key, the registry's `http.secret` (the
 # same in every replica, or an upload started on one replica fails on another) and the RSA 4096
 # token-signing key with its 10-year certificate. Created on the first run, reused afterwards.
 
-# %% tags=[]
+# %%
 generated = rb.step(configure.generated_secrets, kube, rb.params.cluster.namespace, rb.dry_run)
 generated
 
-# %% [markdown] tags=[]
+# %% [markdown]
 # ## Render
 # Jinja2 templates with `StrictUndefined`: ConfigMaps for the adminserver (external database,
 # `RESET`), ui (`app.conf`), jobservice, registry (`config.yml`, `root.crt`) and nginx; a Secret for
@@ -63,45 +63,45 @@ generated
 # Services (nginx as NodePort); Deployments with the configured replicas, anti-affinity across
 # nodes and readiness probes.
 
-# %% tags=[]
+# %%
 objects = rb.step(configure.manifests, rb.params, generated.value)
 objects
 
-# %% [markdown] tags=[]
+# %% [markdown]
 # ## Lints
 # Each trap of the reference procedure is a check: the config mount path against the path the
 # image reads, shared storage and one `http.secret` for several registry replicas, `_REDIS_URL`
 # for several ui replicas, the database settings 02 used, the token realm against hostname and
 # protocol, and no password inside a ConfigMap.
 
-# %% tags=[]
+# %%
 rb.step(configure.lint, rb.params, objects.value)
 
-# %% [markdown] tags=[]
+# %% [markdown]
 # ## Schema
 # Every manifest is validated against the JSON schema of the cluster's own version, so a
 # misspelt field (which the API server would silently drop) is caught here.
 
-# %% tags=[]
+# %%
 rb.step(configure.validate, kube, objects.value)
 
-# %% [markdown] tags=[]
+# %% [markdown]
 # ## Plan
 # What 04-rollout will do to each object, with a unified diff for updates (Secret data masked).
 # The manifests are written to the run directory, Secrets masked.
 
-# %% tags=[]
+# %%
 # NBVAL_CHECK_OUTPUT
 plan = rb.step(configure.plan, kube, objects.value, rb.artifact("manifests"))
 plan
 
-# %% tags=[]
+# %%
 print(configure.diffs(plan))
 
-# %% tags=[]
+# %%
 # NBVAL_CHECK_OUTPUT
 rb.finish()
 
-# %% [markdown] tags=[]
+# %% [markdown]
 # ## Related
 # - Next: **04-rollout** applies these objects and waits for readiness.

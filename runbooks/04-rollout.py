@@ -14,7 +14,7 @@
 #     name: python3
 # ---
 
-# %% [markdown] tags=[]
+# %% [markdown]
 # # 04 · Rollout: apply in dependency order, wait for readiness, explain any wait
 #
 # Server-side apply (field manager `harborbook`): the API server merges our fields and reports
@@ -24,7 +24,7 @@
 # Readiness is followed through watches, not sleep loops; on a timeout the runbook shows why
 # each pod waits (its phase, reason and latest events) instead of only "timed out".
 
-# %% tags=[]
+# %%
 from harborbook import configure, rollout, runbook
 from harborbook.kube import Kube
 
@@ -32,48 +32,51 @@ from harborbook.kube import Kube
 params_file = "../params/sandbox.yaml"
 dry_run = False
 
-# %% tags=[]
+# %%
 rb = runbook.start("04-rollout", params_file, dry_run=dry_run)
 
-# %% tags=[]
+# %%
 kube = Kube.from_params(rb.params.cluster)
 
-# %% [markdown] tags=[]
+# %% [markdown]
 # ## The manifests of 03
 # Rendered again from the same templates and the generated secrets 03 stored, so they are
 # exactly the objects 03 planned.
 
-# %% tags=[]
+# %%
 generated = rb.step(configure.stored_generated_secrets, kube, rb.params.cluster.namespace)
 generated
 
-# %% tags=[]
+# %%
 objects = rb.step(configure.manifests, rb.params, generated.value)
 objects
 
-# %% [markdown] tags=[]
+# %% [markdown]
 # ## Apply
 # With `dry_run`, the server's own dry run (`dryRun=All`): admission and validation run, nothing
 # is stored.
 
-# %% tags=[]
+# %%
 rb.step(rollout.apply_all, kube, objects.value, rb.dry_run)
 
-# %% [markdown] tags=[]
+# %% [markdown]
 # ## Readiness
 # One progress bar per component. Replicas that share a node are reported: the anti-affinity is
 # a preference, so with fewer nodes than replicas the scheduler still places them.
 
-# %% tags=[]
-# NBVAL_CHECK_OUTPUT
-rb.step(rollout.wait_ready, kube, rb.params.cluster.namespace, ["adminserver", "ui", "jobservice", "registry", "nginx"],
-        rb.params.cluster.rollout_timeout, rb.dry_run)
+# %%
+ready = rb.step(rollout.wait_ready, kube, rb.params.cluster.namespace,
+                ["adminserver", "ui", "jobservice", "registry", "nginx"], rb.params.cluster.rollout_timeout, rb.dry_run)
 
-# %% tags=[]
+# %%
+# NBVAL_CHECK_OUTPUT
+ready
+
+# %%
 # NBVAL_CHECK_OUTPUT
 rb.finish()
 
-# %% [markdown] tags=[]
+# %% [markdown]
 # ## Related
 # - Next: **05-verify** proves the deployment works and survives the loss of a pod.
 # - Pods Pending with FailedScheduling on a node with DiskPressure: **06-node-disk-pressure**.

@@ -14,7 +14,7 @@
 #     name: python3
 # ---
 
-# %% [markdown] tags=[]
+# %% [markdown]
 # # 05 · Verify: prove the deployment works and is highly available
 #
 # "The pods are Ready" proves little: in 2017 every pod was Ready while each registry replica ran
@@ -25,7 +25,7 @@
 # Redis, and losing a pod of each component changes nothing. Each check is a row of the final
 # table.
 
-# %% tags=[]
+# %%
 from harborbook import runbook, verify
 from harborbook.kube import Kube
 
@@ -33,80 +33,80 @@ from harborbook.kube import Kube
 params_file = "../params/sandbox.yaml"
 dry_run = False
 
-# %% tags=[]
+# %%
 rb = runbook.start("05-verify", params_file, dry_run=dry_run)
 
-# %% tags=[]
+# %%
 kube = Kube.from_params(rb.params.cluster)
 
-# %% [markdown] tags=[]
+# %% [markdown]
 # ## The endpoints
 # The UI page, and `/v2/` answering 401 with a Bearer challenge whose realm is
 # `<protocol>://<hostname>/service/token` and service `harbor-registry`: a wrong realm sends
 # every `docker login` to an address that does not exist.
 
-# %% tags=[]
+# %%
 rb.step(verify.endpoints, rb.params.harbor, critical=False)
 
-# %% [markdown] tags=[]
+# %% [markdown]
 # ## Login, push, pull
 # The token flow of `docker login` with the admin credentials (a wrong password must be refused),
 # then a small image, unique to this run, pushed to `library/<name>:<tag>` and pulled back: same
 # manifest digest, same layer bytes.
 
-# %% tags=[]
+# %%
 rb.step(verify.login, rb.params.harbor, critical=False)
 
-# %% tags=[]
+# %%
 probe = rb.step(verify.push_pull, rb.params.harbor, rb.params.verify, critical=False)
 probe
 
-# %% [markdown] tags=[]
+# %% [markdown]
 # ## Shared storage and every replica
 # The layer must be on CephFS under the registry path — proof that the registry reads the config
 # we mounted. Then each registry pod, addressed one by one through the API server's pod proxy,
 # must answer with our token challenge: a replica that answers without authentication runs the
 # image's example config and keeps its own private blobs.
 
-# %% tags=[]
+# %%
 rb.step(verify.shared_storage, rb.params.storage, rb.params.harbor, probe.value, critical=False)
 
-# %% tags=[]
+# %%
 rb.step(verify.replicas, kube, rb.params.cluster.namespace, probe.value, rb.params.harbor, critical=False)
 
-# %% [markdown] tags=[]
+# %% [markdown]
 # ## Shared sessions
 # Log in once, then send requests through the NodePort, which spreads them over the ui replicas:
 # each must know the session, and the session key must be in Redis. Without `_REDIS_URL` each ui
 # keeps sessions in memory and most of these requests fail.
 
-# %% tags=[]
+# %%
 rb.step(verify.sessions, rb.params.harbor, rb.params.redis, rb.params.verify.session_requests, critical=False)
 
-# %% [markdown] tags=[]
+# %% [markdown]
 # ## Failover
 # One pod each of registry, ui and nginx is deleted in turn; after each replacement the pull and
 # the session checks run again.
 
-# %% tags=[]
+# %%
 rb.step(verify.failover, kube, rb.params.cluster.namespace, rb.params.harbor, rb.params.redis, probe.value,
         rb.params.verify.session_requests, rb.params.verify.timeout, critical=False)
 
-# %% tags=[]
+# %%
 rb.step(verify.skopeo, rb.params.harbor, probe.value, rb.params.verify.skopeo, critical=False)
 
-# %% [markdown] tags=[]
+# %% [markdown]
 # ## Verdict
 
-# %% tags=[]
+# %%
 # NBVAL_CHECK_OUTPUT
 rb.step(verify.verdict, rb.steps)
 
-# %% tags=[]
+# %%
 # NBVAL_CHECK_OUTPUT
 rb.finish()
 
-# %% [markdown] tags=[]
+# %% [markdown]
 # ## Related
 # - A replica without the token challenge, or no blob on CephFS: the registry config is not
 #   mounted where the image reads it — see **03-render-config**'s lint.

@@ -14,7 +14,7 @@
 #     name: python3
 # ---
 
-# %% [markdown] tags=[]
+# %% [markdown]
 # # 06 · A node in DiskPressure: the kubelet's own verdict, explained, fixed safely, verified
 #
 # The reference incident: pods go Pending and are killed within seconds; the node shows
@@ -28,7 +28,7 @@
 # 1.7-era node or a current one, over SSH, a debug pod or a chroot — and only changes the node
 # when `apply: true`, with backups and a rollback.
 
-# %% tags=[]
+# %%
 from harborbook import nodepressure, nodeshell, runbook
 from harborbook.kube import Kube
 
@@ -36,30 +36,30 @@ from harborbook.kube import Kube
 params_file = "../params/sandbox.yaml"
 dry_run = False
 
-# %% tags=[]
+# %%
 rb = runbook.start("06-node-disk-pressure", params_file, dry_run=dry_run)
 
-# %% tags=[]
+# %%
 kube = Kube.from_params(rb.params.cluster)
 
-# %% tags=[]
+# %%
 np = rb.params.node_pressure
 
-# %% [markdown] tags=[]
+# %% [markdown]
 # ## 1. What the cluster says
 # Conditions and taints of every node, the pods that are Pending or were evicted, and the node's
 # eviction events.
 
-# %% tags=[]
+# %%
 rb.step(nodepressure.cluster_view, kube, np.node)
 
-# %% tags=[]
+# %%
 rb.step(nodepressure.pods_affected, kube, np.node)
 
-# %% tags=[]
+# %%
 rb.step(nodepressure.node_events, kube, np.node)
 
-# %% [markdown] tags=[]
+# %% [markdown]
 # ## 2. The thresholds in force, and where they come from
 # `configz` when the node serves it; else the kubelet's last start-up line
 # (`Creating Container Manager object based on Node Config`), in any era's format; else its unit
@@ -67,84 +67,87 @@ rb.step(nodepressure.node_events, kube, np.node)
 # `EnvironmentFile=`); else the version's defaults. Files that disagree with the running kubelet
 # were changed without a restart.
 
-# %% tags=[]
+# %%
 shell = nodeshell.for_node(np.access, np.node, kube)
 
-# %% tags=[]
+# %%
 state = rb.step(nodepressure.thresholds_in_force, kube, np.node, shell)
 state
 
-# %% [markdown] tags=[]
+# %% [markdown]
 # ## 3. The filesystems
 # nodefs is the filesystem of the kubelet's root directory; imagefs the runtime's data root.
 # A big, empty second disk does not help when the kubelet's own filesystem is full.
 
-# %% tags=[]
+# %%
 observed = rb.step(nodepressure.observe, kube, np.node, state.value, shell)
 observed
 
-# %% [markdown] tags=[]
+# %% [markdown]
 # ## 4. The verdict
 # Computed exactly like the kubelet: a threshold is met when available is strictly less than it;
 # a percentage is a 32-bit float fraction of capacity, truncated to bytes.
 
-# %% tags=[]
+# %%
 # NBVAL_CHECK_OUTPUT
 verdict = rb.step(nodepressure.diagnose, state.value, observed.value)
 verdict
 
-# %% tags=[]
+# %%
 nodepressure.plot_verdict(verdict.value, f"{np.node}: used space against the thresholds")
 
-# %% [markdown] tags=[]
+# %% [markdown]
 # ## 5. The remedy, planned
 # `cleanup` lists what can go and how much must; `threshold` writes the minimal change — the FULL
 # map, since one signal alone replaces all the defaults — where this kubelet reads it. A lower
 # threshold only buys time; the plan says how much.
 
-# %% tags=[]
+# %%
 remedy = rb.step(nodepressure.plan_remedy, np, state.value, observed.value, verdict.value, shell)
 remedy
 
-# %% tags=[]
+# %%
 print(nodepressure.diffs(remedy.value))
 
-# %% [markdown] tags=[]
+# %% [markdown]
 # ## 6. Apply (only with `apply: true`)
 # Each file is backed up and written atomically; `systemctl daemon-reload` and
 # `systemctl restart kubelet`; then we wait for the node to be Ready and for the new start-up
 # line. If the kubelet does not come back, the backups are restored and it is restarted again.
 
-# %% tags=[]
+# %%
 rb.step(nodepressure.apply_plan, kube, np, state.value, remedy.value, shell)
 
-# %% [markdown] tags=[]
+# %% [markdown]
 # ## 7. Verify
 # The thresholds in force now equal the intended map; no signal is met; DiskPressure clears after
 # `evictionPressureTransitionPeriod` (waited for, or reported as pending).
 
-# %% tags=[]
-# NBVAL_CHECK_OUTPUT
-rb.step(nodepressure.verify_fix, kube, np, remedy.value, shell, np.wait_transition)
+# %%
+after = rb.step(nodepressure.verify_fix, kube, np, remedy.value, shell, np.wait_transition)
 
-# %% [markdown] tags=[]
+# %%
+# NBVAL_CHECK_OUTPUT
+after
+
+# %% [markdown]
 # ## 8. The fleet (`node: all`)
 # Steps 1-4 for every node at once, through `configz` and `stats/summary` with bounded
 # concurrency, sorted by the smallest margin. Nodes that serve neither are listed as needing node
 # access. Apply is refused for the fleet: fix one node at a time.
 
-# %% tags=[]
+# %%
 # NBVAL_CHECK_OUTPUT
 fleet = rb.step(nodepressure.fleet_view, kube, np)
 fleet
 
-# %% tags=[]
+# %%
 nodepressure.plot_fleet(fleet.value)
 
-# %% tags=[]
+# %%
 # NBVAL_CHECK_OUTPUT
 rb.finish()
 
-# %% [markdown] tags=[]
+# %% [markdown]
 # ## Related
 # - Pods of Harbor evicted here: re-run **04-rollout** once the node is healthy.

@@ -12,9 +12,22 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+import nbformat
 import papermill as pm
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def tidy(book: Path) -> None:
+    """Drop what papermill adds that is not documentation (empty tags, timings), for clean diffs."""
+    nb = nbformat.read(book, as_version=4)
+    for cell in nb.cells:
+        if cell.metadata.get("tags") == []:
+            del cell.metadata["tags"]
+        for key in ("papermill", "execution"):
+            cell.metadata.pop(key, None)
+    nb.metadata.pop("papermill", None)
+    nbformat.write(nb, book)
 
 
 def main(names: list[str]) -> int:
@@ -26,6 +39,7 @@ def main(names: list[str]) -> int:
         # No parameters are injected: the golden notebook must be the one an operator opens.
         pm.execute_notebook(str(book), str(book), cwd=str(book.parent), progress_bar=False,
                             kernel_name="python3", execution_timeout=900)
+        tidy(book)
     return 0
 
 

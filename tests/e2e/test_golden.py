@@ -26,4 +26,6 @@ def test_runbooks_reproduce_their_golden_outputs():
              str(ROOT / "tests" / "nbval-sanitize.cfg"), "-p", "no:cacheprovider", "-q",
              "-o", "addopts=", "-o", "filterwarnings=", "--nbval-cell-timeout=600", *books],
             cwd=ROOT / "runbooks", capture_output=True, text=True, timeout=1800)
+    (ROOT / "runs").mkdir(exist_ok=True)
+    (ROOT / "runs" / "nbval-last.log").write_text(result.stdout + result.stderr)  # the full diff, for a human
     assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]
