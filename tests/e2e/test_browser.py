@@ -9,6 +9,7 @@ has executed, asserts that no error output is on the page, and leaves a screensh
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import shutil
 import socket
@@ -45,13 +46,18 @@ def test_preflight_runs_in_jupyterlab_in_chromium(tmp_path):
         shutil.copy(ROOT / "runbooks" / "00-preflight.ipynb", root / "runbooks")
         (root / "params").symlink_to(ROOT / "params")
         (root / ".lab").symlink_to(STATE)
+        # Render every cell (no windowing), so that the whole notebook is on the page to inspect.
+        settings = tmp_path / "user-settings" / "@jupyterlab" / "notebook-extension"
+        settings.mkdir(parents=True)
+        (settings / "tracker.jupyterlab-settings").write_text('{"windowingMode": "none"}')
         token, port = secrets.token_hex(16), free_port()
         jupyter = Path(sys.executable).with_name("jupyter")
         log = open(tmp_path / "jupyter.log", "wb")
         server = subprocess.Popen(
             [str(jupyter), "lab", "--no-browser", "--allow-root", "--ip=127.0.0.1", f"--port={port}",
              f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}",
-             f"--ServerApp.runtime_dir={tmp_path / 'runtime'}", "--LabApp.news_url=", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"],
+             f"--LabApp.user_settings_dir={tmp_path / 'user-settings'}", "--LabApp.news_url=",
+             "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"],
             stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "JUPYTER_CONFIG_DIR": str(tmp_path / "cfg")},
             start_new_session=True)
         try:
@@ -64,21 +70,24 @@ def test_preflight_runs_in_jupyterlab_in_chromium(tmp_path):
                     assert server.poll() is None and time.monotonic() < deadline, (tmp_path / "jupyter.log").read_text()
                     time.sleep(0.5)
             with sync_playwright() as pw:
-                browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=FLAGS + [
-                    f"--user-data-dir={tmp_path / 'chromium-profile'}"], headless=True)
+                # A fresh profile directory: playwright passes it as --user-data-dir.
+                browser = pw.chromium.launch_persistent_context(
+                    str(tmp_path / "chromium-profile"), executable_path=str(CHROMIUM), args=FLAGS, headless=True,
+                    viewport={"width": 1400, "height": 1000})
                 try:
-                    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+                    page = browser.new_page()
                     page.goto(f"http://127.0.0.1:{port}/lab/tree/runbooks/00-preflight.ipynb?token={token}")
-                    page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=90_000)
-                    page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle'], "
-                                           ".jp-KernelStatus, .jp-Toolbar-kernelStatus", timeout=90_000)
-                    page.locator(".jp-MenuBar-item", has_text="Run").first.click()
-                    page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
+                    page.wait_for_selector(".jp-Notebook .jp-CodeCell", timeout=90_000)
+                    # The kernel is connected when the status bar says so (not merely "Initializing").
+                    page.get_by_text("Python 3 (ipykernel) | Idle").wait_for(timeout=90_000)
+                    page.screenshot(path=str(tmp_path / "opened.png"))
+                    page.get_by_role("menuitem", name="Run", exact=True).click()
+                    page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
                     code_cells = page.locator(".jp-CodeCell").count()
                     deadline = time.monotonic() + 240
                     while time.monotonic() < deadline:
                         prompts = page.locator(".jp-CodeCell .jp-InputPrompt").all_inner_texts()
-                        done = [p for p in prompts if p.strip().startswith("[") and p.strip()[1:-1].strip().isdigit()]
+                        done = [p for p in prompts if re.fullmatch(r"\[\d+\]:?", p.strip())]
                         if len(done) == code_cells and not any("*" in p for p in prompts):
                             break
                         time.sleep(1)
