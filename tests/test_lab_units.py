@@ -600,3 +600,15 @@ def test_recorded_ports_are_reused_by_a_later_lab(tmp_path):
     Lab(tmp_path, ports={"redis": 26379}).record("lab", {"ports": {**PORTS, "redis": 26379}})
     assert Lab(tmp_path).ports["redis"] == 26379
     assert Lab(tmp_path, ports={"redis": 1}).ports["redis"] == 1
+
+
+def test_mariadb_folders_must_be_reachable_by_mysql(tmp_path):
+    from harborlab.galera import require_traversable
+
+    locked = tmp_path / "locked"
+    (locked / "state").mkdir(parents=True)
+    locked.chmod(0o700)
+    with pytest.raises(LabError, match=f"{locked} is not traversable by other users") as info:
+        require_traversable(locked / "state")
+    assert "chmod o+x" in info.value.hint
+    require_traversable(Path("/usr/share/doc"))  # 0755 all the way up: no error

@@ -11,6 +11,7 @@ fails when the server runs as root.
 from __future__ import annotations
 
 import hashlib
+import os
 import pwd
 import re
 import shutil
@@ -77,11 +78,22 @@ def mysql_ids() -> tuple[int, int]:
 
 def prepare_folder(folder: Path) -> None:
     """The server's folder, datadir and tmpdir, owned by mysql."""
+    require_traversable(folder.parent)
     uid, gid = mysql_ids()
     for sub in (folder, folder / "data", folder / "tmp"):
         sub.mkdir(parents=True, exist_ok=True)
         shutil.chown(sub, uid, gid)
         sub.chmod(0o750 if sub != folder else 0o755)
+
+
+def require_traversable(folder: Path) -> None:
+    """mariadbd runs as mysql: every folder above its data must let other users through."""
+    for parent in [folder, *folder.parents]:
+        mode = os.stat(parent).st_mode
+        if not mode & 0o001:
+            raise LabError(f"{parent} is not traversable by other users (mode {mode & 0o777:o}): the lab's MariaDB "
+                           "servers run as user mysql and could not reach their data under it",
+                           hint=f"chmod o+x {parent}, or put the lab state elsewhere (--state /var/tmp/harborbook-lab)")
 
 
 def initialised(folder: Path) -> bool:

@@ -182,12 +182,7 @@ class Lab:
         """Create the state directory; other users (mysql) must be able to traverse it."""
         self.state.mkdir(parents=True, exist_ok=True)
         os.chmod(self.state, 0o755)
-        # mariadbd runs as mysql: every folder above the state must let others through.
-        for folder in self.state.parents:
-            if not os.stat(folder).st_mode & 0o001:
-                raise LabError(f"{folder} is not traversable by other users (mode {os.stat(folder).st_mode & 0o777:o}); "
-                               "the lab's MariaDB servers run as user mysql and cannot reach their data under it",
-                               hint=f"chmod o+x {folder}, or put the lab state elsewhere (--state /var/tmp/harborbook-lab)")
+
         for name in ("run", "log"):
             self._dir(name)
         self._dir("secrets", 0o700)
