@@ -603,6 +603,8 @@ def test_recorded_ports_are_reused_by_a_later_lab(tmp_path):
 
 
 def test_mariadb_folders_must_be_reachable_by_mysql(tmp_path):
+    from pathlib import Path
+
     from harborlab.galera import require_traversable
 
     locked = tmp_path / "locked"
