@@ -44,7 +44,7 @@ kube = Kube.from_params(rb.params.cluster)
 # exactly the objects 03 planned.
 
 # %%
-generated = rb.step(configure.stored_generated_secrets, kube, rb.params.cluster.namespace)
+generated = rb.step(configure.stored_generated_secrets, kube, rb.params.cluster.namespace, rb.dry_run)
 generated
 
 # %%

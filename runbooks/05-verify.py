@@ -58,7 +58,7 @@ rb.step(verify.endpoints, rb.params.harbor, critical=False)
 rb.step(verify.login, rb.params.harbor, critical=False)
 
 # %%
-probe = rb.step(verify.push_pull, rb.params.harbor, rb.params.verify, critical=False)
+probe = rb.step(verify.push_pull, rb.params.harbor, rb.params.verify, rb.dry_run, critical=False)
 probe
 
 # %% [markdown]
@@ -90,7 +90,7 @@ rb.step(verify.sessions, rb.params.harbor, rb.params.redis, rb.params.verify.ses
 
 # %%
 rb.step(verify.failover, kube, rb.params.cluster.namespace, rb.params.harbor, rb.params.redis, probe.value,
-        rb.params.verify.session_requests, rb.params.verify.timeout, critical=False)
+        rb.params.verify.session_requests, rb.params.verify.timeout, rb.dry_run, critical=False)
 
 # %%
 rb.step(verify.skopeo, rb.params.harbor, probe.value, rb.params.verify.skopeo, critical=False)

@@ -40,9 +40,14 @@ def generated_secrets(kube, namespace: str, dry_run: bool, now: dt.datetime | No
                       value=generated)
 
 
-def stored_generated_secrets(kube, namespace: str) -> StepResult:
-    """04's view: the secrets 03 stored; refuse to invent new ones here."""
+def stored_generated_secrets(kube, namespace: str, dry_run: bool = False) -> StepResult:
+    """04's view: the secrets 03 stored; refuse to invent new ones here (a dry run uses throwaway ones)."""
     stored = _stored(kube, namespace)
+    if not stored and dry_run:
+        generated, _ = render.ensure_generated(None, dt.datetime.now(dt.timezone.utc))
+        return StepResult("generated secrets", Status.SKIPPED,
+                          f"dry run: Secret {GENERATED} does not exist yet (03 creates it); throwaway values used",
+                          value=generated)
     if not stored:
         raise RunbookError(f"Secret {GENERATED} does not exist in {namespace}",
                            hint="run 03-render-config first: it generates the secrets once and stores them",

@@ -144,8 +144,11 @@ def login(harbor) -> StepResult:
     return _result("login", [_guard("login", good), _guard("wrong password refused", bad)])
 
 
-def push_pull(harbor, verify, now: dt.datetime | None = None) -> StepResult:
+def push_pull(harbor, verify, dry_run: bool = False, now: dt.datetime | None = None) -> StepResult:
     """Push a small unique image through the NodePort and pull it back: same digest, same bytes."""
+    if dry_run:
+        return StepResult("push and pull", Status.SKIPPED, "dry run: no image pushed (it would add a repository)",
+                          value=Probe())
     now = now or dt.datetime.now(dt.timezone.utc)
     probe = Probe(repository=f"{verify.project}/{verify.repository}", tag=now.strftime("%Y%m%d%H%M%S"))
     marker = f"{now.isoformat()}-{pysecrets.token_hex(4)}"
@@ -187,6 +190,9 @@ def blob_path(storage, digest: str) -> Path:
 
 def shared_storage(storage, harbor, probe: Probe) -> StepResult:
     """The pushed layer is on CephFS under the registry path: the config is where the image reads it."""
+    if probe.image is None and not probe.repository:
+        return StepResult("shared storage", Status.SKIPPED, "nothing was pushed (dry run)")
+
     def check():
         if probe.image is None:
             return Row("blob on CephFS", "failed", "nothing was pushed", "see the push check above")
@@ -211,6 +217,8 @@ def replicas(kube, namespace: str, probe: Probe, harbor) -> StepResult:
     must serve the manifest to a real token: a replica with private storage (the 2017 mount bug)
     answers 404, one on its example config answers without asking for a token.
     """
+    if probe.image is None:
+        return StepResult("replicas", Status.SKIPPED, "nothing was pushed to look for")
     api = kube.api.configuration
     headers = kube.auth_headers()
     pods = sorted(kube.list("v1", "Pod", namespace, label_selector="name=registry-apps"),
@@ -317,8 +325,11 @@ def sessions(harbor, redis_params, requests: int) -> StepResult:
 
 
 # ------------------------------------------------------------------ failover
-def failover(kube, namespace: str, harbor, redis_params, probe: Probe, requests: int, timeout: float) -> StepResult:
+def failover(kube, namespace: str, harbor, redis_params, probe: Probe, requests: int, timeout: float,
+             dry_run: bool = False) -> StepResult:
     """Delete one pod each of registry, ui and nginx; after each replacement, pull and log in again."""
+    if dry_run:
+        return StepResult("failover", Status.SKIPPED, "dry run: no pod deleted")
     rows: list[Row] = []
     for component in ("registry", "ui", "nginx"):
         pods = sorted((p for p in kube.list("v1", "Pod", namespace, label_selector=f"name={component}-apps")
@@ -343,6 +354,8 @@ def failover(kube, namespace: str, harbor, redis_params, probe: Probe, requests:
 def skopeo(harbor, probe: Probe, mode: str) -> StepResult:
     """A real client's opinion: skopeo inspects the pushed image (optional)."""
     binary = shutil.which("skopeo")
+    if probe.image is None:
+        return StepResult("skopeo", Status.SKIPPED, "nothing was pushed to inspect")
     if mode == "never" or (binary is None and mode == "auto"):
         return StepResult("skopeo", Status.SKIPPED, "skopeo cross-check skipped" +
                           (" (not installed)" if binary is None else ""))

@@ -105,7 +105,56 @@ def test_sigint_mid_run_then_resume_completes(deployed):
     assert all(r["status"] == "ok" for r in results["runner"].values()), results["runner"]
 
 
-def test_in_tree_cephfs_on_1_31_fails_preflight_with_the_csi_hint(tmp_path):
-    with sandbox_lab("modern", kube_version="v1.31.0"):
-        stderr = failure(harborbook("run", "00", "--out", str(tmp_path)))
-        assert "removed in Kubernetes 1.31" in stderr and "storage.backend: cephfs-csi" in stderr
+def params_copy(tmp_path: Path, **replace: str) -> Path:
+    """params/sandbox.yaml with absolute lab paths, and some text replaced."""
+    text = (ROOT / "params" / "sandbox.yaml").read_text().replace("../.lab/", f"{STATE}/")
+    for old, new in replace.items():
+        assert old in text, old
+        text = text.replace(old, new)
+    path = tmp_path / "params.yaml"
+    path.write_text(text)
+    return path
+
+
+def test_dry_run_changes_nothing(deployed):
+    lab, out = deployed
+    result = harborbook("run", "--dry-run", "--out", str(out))
+    assert result.returncode == 0, result.stdout + result.stderr
+    results = json.loads((run_dir_of(result.stdout) / "results.json").read_text())
+    changed = [(n, s["name"]) for n, rb in results["runbooks"].items() for s in rb["steps"] if s["status"] == "changed"]
+    assert changed == []
+
+
+def test_wrong_database_password_fails_00_and_02_with_hints(deployed, tmp_path):
+    lab, out = deployed
+    wrong = tmp_path / "wrong-password"
+    wrong.write_text("definitely-not-the-password\n")
+    params = params_copy(tmp_path, **{f"admin_password: file:{STATE}/secrets/galera-admin-password":
+                                      f"admin_password: file:{wrong}"})
+    for runbook in ("00", "02"):
+        stderr = failure(harborbook("run", runbook, "--params", str(params), "--out", str(out)))
+        assert "access denied" in stderr and "database.target.admin_password" in stderr, stderr
+        assert "definitely-not-the-password" not in stderr
+
+
+def test_the_2017_mount_path_is_caught_by_the_lint_and_by_verification(deployed, tmp_path):
+    lab, out = deployed
+    forced = params_copy(tmp_path, **{"  replicas: {adminserver: 3": "  registry_config_mount_path: /etc/docker/registry\n"
+                                                                      "  replicas: {adminserver: 3"})
+    stderr = failure(harborbook("run", "03", "--params", str(forced), "--out", str(out)))
+    assert "reads /etc/registry/config.yml" in stderr and "/etc/docker/registry" in stderr
+    allowed = params_copy(tmp_path, **{"  replicas: {adminserver: 3": "  registry_config_mount_path: /etc/docker/registry\n"
+                                                                       "  allow_known_bugs: true\n  replicas: {adminserver: 3"})
+    try:
+        result = harborbook("run", "03", "04", "--params", str(allowed), "--out", str(out))
+        assert result.returncode == 0, result.stdout + result.stderr
+        stderr = failure(harborbook("run", "05", "--params", str(allowed), "--out", str(out)))
+        run_dir = Path(next(l for l in stderr.splitlines() if l.startswith("resume with: ")).split("--resume ")[1].split()[0])
+        checks = {s["name"]: s for s in json.loads((run_dir / "results.json").read_text())["runbooks"]["05-verify"]["steps"]}
+        failed = [row for step in checks.values() for row in step.get("data", {}).get("checks", [])
+                  if row["status"] == "failed"]
+        assert failed, "the bug must fail verification"
+        assert any("/etc/docker/registry" in (row["hint"] or "") for row in failed), failed
+    finally:
+        repaired = harborbook("run", "03", "04", "--out", str(out))
+        assert repaired.returncode == 0, repaired.stdout + repaired.stderr
