@@ -614,3 +614,11 @@ def test_mariadb_folders_must_be_reachable_by_mysql(tmp_path):
         require_traversable(locked / "state")
     assert "chmod o+x" in info.value.hint
     require_traversable(Path("/usr/share/doc"))  # 0755 all the way up: no error
+
+
+def test_missing_folders_below_the_state_are_not_a_problem(tmp_path):
+    from pathlib import Path
+
+    from harborlab.galera import require_traversable
+
+    require_traversable(Path("/usr/share/not-created-yet/galera"))  # only existing folders are checked

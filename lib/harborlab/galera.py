@@ -89,6 +89,8 @@ def prepare_folder(folder: Path) -> None:
 def require_traversable(folder: Path) -> None:
     """mariadbd runs as mysql: every folder above its data must let other users through."""
     for parent in [folder, *folder.parents]:
+        if not parent.exists():
+            continue  # created below with the lab's own modes
         mode = os.stat(parent).st_mode
         if not mode & 0o001:
             raise LabError(f"{parent} is not traversable by other users (mode {mode & 0o777:o}): the lab's MariaDB "
