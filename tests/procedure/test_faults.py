@@ -145,6 +145,12 @@ def test_the_2017_mount_path_is_caught_by_the_lint_and_by_verification(deployed,
     assert "reads /etc/registry/config.yml" in stderr and "/etc/docker/registry" in stderr
     allowed = params_copy(tmp_path, **{"  replicas: {adminserver: 3": "  registry_config_mount_path: /etc/docker/registry\n"
                                                                        "  allow_known_bugs: true\n  replicas: {adminserver: 3"})
+    from harborbook.kube import Kube
+
+    kube = Kube(STATE / "kubeconfig")
+    # A fresh registry Deployment in the 2017 layout (the emulator's server-side apply does not
+    # yet move a list item whose merge key, the mountPath, changed between two applies).
+    kube.delete("apps/v1", "Deployment", "registry", "harbor")
     try:
         result = harborbook("run", "03", "04", "--params", str(allowed), "--out", str(out))
         assert result.returncode == 0, result.stdout + result.stderr
@@ -156,5 +162,6 @@ def test_the_2017_mount_path_is_caught_by_the_lint_and_by_verification(deployed,
         assert failed, "the bug must fail verification"
         assert any("/etc/docker/registry" in (row["hint"] or "") for row in failed), failed
     finally:
+        kube.delete("apps/v1", "Deployment", "registry", "harbor")
         repaired = harborbook("run", "03", "04", "--out", str(out))
         assert repaired.returncode == 0, repaired.stdout + repaired.stderr
