@@ -43,6 +43,7 @@ def modern(tmp_path):
 
 
 def pressured(kube: Kube) -> bool:
+    node = kube.get("v1", "Node", NODE)
     return any(c["type"] == "DiskPressure" and c["status"] == "True" for c in node["status"]["conditions"])
 
 

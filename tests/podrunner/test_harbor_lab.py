@@ -235,6 +235,10 @@ def test_deleting_a_registry_and_an_nginx_pod_keeps_pulls_working(harbor, tmp_pa
     for component, (name, pid, _ip) in victims.items():
         names = {p["metadata"]["name"] for p in ready_pods(emulator.kube, component)}
         assert name not in names
+        # The old process is stopped after a short drain (SIGTERM after 1 s): allow it to exit.
+        deadline = time.monotonic() + 20
+        while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
+            time.sleep(0.2)
         assert not Path(f"/proc/{pid}").exists(), f"{component} process {pid} still runs"
         new_pids = {_pid_of(emulator, p) for p in ready_pods(emulator.kube, component)}
         assert pid not in new_pids and len(new_pids) == 3

@@ -38,10 +38,17 @@ def argv(lab: "Lab") -> list[str]:
     if lab.options.get("pod_ready_delay") is not None:
         args += ["--pod-ready-delay", str(lab.options["pod_ready_delay"])]
     # The lab nodes' kubelet simulators (which hand real pods to the pod runner) by default.
-    factories = lab.options.get("kube_agent_factory") or DEFAULT_AGENTS
+    factories = lab.options.get("kube_agent_factory") or (DEFAULT_AGENTS if _has_node_roots(lab) else [])
     for spec in [factories] if isinstance(factories, str) else factories:
         args += ["--agent-factory", str(spec)]
     return args
+
+
+def _has_node_roots(lab: "Lab") -> bool:
+    """The lab kubelets need the node roots (the nodes component) brought up first."""
+    from harborlab.kubelet.agent import settings_path
+
+    return settings_path(lab.state).exists()
 
 
 def probe(host: str, port: int, token: str | None, timeout: float = 2.0) -> tuple[bool, str]:
