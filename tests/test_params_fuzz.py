@@ -12,7 +12,7 @@ import re
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from ruamel.yaml import YAML
 
@@ -80,6 +80,8 @@ LINE = re.compile(r"^(?P<file>.+?):(?P<line>\d+):? ")
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(mutations=st.lists(MUTATION, min_size=1, max_size=3))
+@example(mutations=[("set", ("cluster",), {"\x1e": 0})])  # a control character in a key (found by CI)
+@example(mutations=[("set", ("cluster", "namespace"), "a\x85b\u2028c")])
 def test_generated_params_never_crash(tmp_path, mutations):
     import copy
 
@@ -114,3 +116,14 @@ def test_hostile_yaml(tmp_path, text):
     with pytest.raises(ParamsError) as info:
         params.load(path)
     assert str(info.value).startswith(str(path))
+
+
+def test_control_characters_are_escaped_in_messages(tmp_path):
+    path = tmp_path / "p.yaml"
+    doc = {**SANDBOX, "cluster": {**SANDBOX["cluster"], "name\x1espace": 1}}
+    dump(doc, path)
+    with pytest.raises(ParamsError) as info:
+        params.load(path)
+    message = str(info.value)
+    assert len(message.splitlines()) == 1, message
+    assert "cluster.name\\x1espace: unknown key" in message

@@ -143,9 +143,9 @@ def _describe(err: dict, tree: Any, shown: str) -> str:
         close = difflib.get_close_matches(key, siblings, n=1)
         suggestion = f" (did you mean '{close[0]}'?)" if close else ""
         return f"{shown}:{line} {path}: unknown key{suggestion}"
-    message = _EXPECTED.get(kind) or _clean(err["msg"])
+    message = _EXPECTED.get(kind) or _visible(_clean(err["msg"]))
     if kind in _SHOW_INPUT and not isinstance(err.get("input"), (dict, list)):
-        shown_input = str(err.get("input"))
+        shown_input = _visible(err.get("input"))
         if len(shown_input) > 60:
             shown_input = shown_input[:57] + "..."
         message += f", got '{shown_input}'"
@@ -155,8 +155,17 @@ def _describe(err: dict, tree: Any, shown: str) -> str:
 def _key_path(parts) -> str:
     out = ""
     for part in parts:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+        out += f"[{part}]" if isinstance(part, int) else (f".{_visible(part)}" if out else _visible(part))
     return out
+
+
+def _visible(text: Any) -> str:
+    """``text`` with control characters escaped: a key or value from the file must not break the
+    one-line-per-problem message (\x1e and friends are line breaks to ``str.splitlines``)."""
+    text = str(text)
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
 
 
 _UNION_TAGS = {"server", "dumpfile", "chroot", "ssh", "debug-pod"}
