@@ -83,7 +83,7 @@ def lab_servers(state: Path) -> tuple[Server, Server]:
 
 def ensure_rows(source: Server, rows: int) -> bool:
     """Make the source's access_log hold exactly ``rows`` rows (the lab's deterministic rows)."""
-    from harborlab.sourcedb import access_log_lines  # the lab's own generator: same data as lab up
+    from harborlab.sourcedb import load_access_log  # the lab's own generator: same data as lab up
 
     conn = source.connect(database="registry", local_infile=True, read_timeout=3600)
     try:
@@ -92,12 +92,8 @@ def ensure_rows(source: Server, rows: int) -> bool:
             if cur.fetchone()[0] == rows:
                 return False
             cur.execute("TRUNCATE TABLE access_log")
-            with tempfile.NamedTemporaryFile("w", suffix=".tsv", prefix="hb-bench-") as data:
-                data.writelines(access_log_lines(rows))
-                data.flush()
-                cur.execute(f"LOAD DATA LOCAL INFILE '{data.name}' INTO TABLE access_log"
-                            " FIELDS TERMINATED BY '\\t' LINES TERMINATED BY '\\n'"
-                            " (username, project_id, repo_name, repo_tag, GUID, operation, op_time)")
+            with tempfile.TemporaryDirectory(prefix="hb-bench-") as scratch:
+                load_access_log(cur, rows, Path(scratch))
         return True
     finally:
         conn.close()

@@ -79,6 +79,22 @@ def access_log_lines(count: int) -> Iterator[str]:
         yield f"{user}\t{project_id}\t{repo}\tv{i % 40}\t\\N\t{operation}\t{when:%Y-%m-%d %H:%M:%S}\n"
 
 
+def load_access_log(cur, rows: int, scratch: Path) -> None:
+    """LOAD DATA the first ``rows`` deterministic rows into access_log (a cursor on the source's
+    registry database, opened with local_infile), through a file in ``scratch``."""
+    data = scratch / "access_log.tsv"
+    with open(data, "w") as out:
+        out.writelines(access_log_lines(rows))
+    try:
+        cur.execute(
+            f"LOAD DATA LOCAL INFILE '{data}' INTO TABLE access_log"
+            " FIELDS TERMINATED BY '\\t' LINES TERMINATED BY '\\n'"
+            " (username, project_id, repo_name, repo_tag, GUID, operation, op_time)"
+        )
+    finally:
+        data.unlink(missing_ok=True)
+
+
 def sample_sql() -> str:
     """The small deterministic part of the load (users, projects, members, repositories)."""
     ts = LOG_EPOCH.strftime("%Y-%m-%d %H:%M:%S")
@@ -152,24 +168,29 @@ class SourceDb:
         # harbor_src is root-equivalent on the source, as the reference setup's root was.
         root_sql(socket, superuser_sql(USER, lab.secret_value(SECRET)))
         root_sql(socket, schema_sql() + sample_sql(), timeout=120)
-        data = self.folder(lab) / "access_log.tsv"
-        with open(data, "w") as out:
-            out.writelines(access_log_lines(rows))
+        conn = self._connect(lab, database=DATABASE, local_infile=True, read_timeout=3600)
         try:
-            conn = self._connect(lab, database=DATABASE, local_infile=True, read_timeout=3600)
-            try:
-                with conn.cursor() as cur:
-                    cur.execute(
-                        f"LOAD DATA LOCAL INFILE '{data}' INTO TABLE access_log"
-                        " FIELDS TERMINATED BY '\\t' LINES TERMINATED BY '\\n'"
-                        " (username, project_id, repo_name, repo_tag, GUID, operation, op_time)"
-                    )
-                conn.commit()
-            finally:
-                conn.close()
+            with conn.cursor() as cur:
+                load_access_log(cur, rows, self.folder(lab))
+            conn.commit()
         finally:
-            data.unlink(missing_ok=True)
+            conn.close()
         (self.folder(lab) / LOADED_MARK).write_text(f"{rows}\n")
+
+    def set_access_log_rows(self, lab: "Lab", rows: int) -> bool:
+        """Make access_log hold exactly the first ``rows`` deterministic rows (tests and benchmarks
+        resize it on a running lab); False when it already does."""
+        conn = self._connect(lab, database=DATABASE, local_infile=True, read_timeout=3600, autocommit=True)
+        try:
+            with conn.cursor() as cur:
+                cur.execute("SELECT COUNT(*) FROM access_log")
+                if cur.fetchone()[0] == rows:
+                    return False
+                cur.execute("TRUNCATE TABLE access_log")
+                load_access_log(cur, rows, self.folder(lab))
+            return True
+        finally:
+            conn.close()
 
     def status(self, lab: "Lab") -> list[StatusRow]:
         pid = lab.pid(NAME)

@@ -83,6 +83,24 @@ def test_apply_removes_fields_the_manager_dropped_but_keeps_others():
     assert again["data"] == {"a": "1", "other": "kept"}
 
 
+def deployment(config_mount: str) -> dict:
+    mounts = [{"name": "config", "mountPath": config_mount}, {"name": "data", "mountPath": "/storage"}]
+    return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "registry"},
+            "spec": {"template": {"spec": {"containers": [{"name": "registry", "image": "r", "volumeMounts": mounts}]}}}}
+
+
+def test_apply_moves_a_list_item_whose_merge_key_changed():
+    # The 2017 layout and back: the config mount's mountPath (its merge key) changes between applies.
+    once = patch.apply(None, deployment("/etc/registry"), "me", False, "t1")
+    moved = patch.apply(once, deployment("/etc/docker/registry"), "me", False, "t2")
+    mounts = moved["spec"]["template"]["spec"]["containers"][0]["volumeMounts"]
+    assert sorted(m["mountPath"] for m in mounts) == ["/etc/docker/registry", "/storage"]
+    assert all(m.get("name") for m in mounts), "no item stripped of its fields is left behind"
+    back = patch.apply(moved, deployment("/etc/registry"), "me", False, "t3")
+    assert sorted(m["mountPath"] for m in back["spec"]["template"]["spec"]["containers"][0]["volumeMounts"]) == \
+        ["/etc/registry", "/storage"]
+
+
 def test_apply_conflict_with_another_manager_unless_forced():
     mine = patch.apply(None, CM, "me", False, "t1")
     theirs = {**CM, "data": {"a": "changed"}}

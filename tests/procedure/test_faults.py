@@ -145,12 +145,6 @@ def test_the_2017_mount_path_is_caught_by_the_lint_and_by_verification(deployed,
     assert "reads /etc/registry/config.yml" in stderr and "/etc/docker/registry" in stderr
     allowed = params_copy(tmp_path, **{"  replicas: {adminserver: 3": "  registry_config_mount_path: /etc/docker/registry\n"
                                                                        "  allow_known_bugs: true\n  replicas: {adminserver: 3"})
-    from harborbook.kube import Kube
-
-    kube = Kube(STATE / "kubeconfig")
-    # A fresh registry Deployment in the 2017 layout (the emulator's server-side apply does not
-    # yet move a list item whose merge key, the mountPath, changed between two applies).
-    kube.delete("apps/v1", "Deployment", "registry", "harbor")
     try:
         result = harborbook("run", "03", "04", "--params", str(allowed), "--out", str(out))
         assert result.returncode == 0, result.stdout + result.stderr
@@ -162,6 +156,100 @@ def test_the_2017_mount_path_is_caught_by_the_lint_and_by_verification(deployed,
         assert failed, "the bug must fail verification"
         assert any("/etc/docker/registry" in (row["hint"] or "") for row in failed), failed
     finally:
-        kube.delete("apps/v1", "Deployment", "registry", "harbor")
-        repaired = harborbook("run", "03", "04", "--out", str(out))
+        # Applying the right layout over the 2017 one moves the mount back (server-side apply).
+        repaired = harborbook("run", "03", "04", "05", "--out", str(out))
         assert repaired.returncode == 0, repaired.stdout + repaired.stderr
+
+
+# ---------------------------------------------------------------- a Galera node killed mid-import
+FAULT_DB = "registry_fault"
+BIG = 400_000  # access_log rows: an import of several seconds, so the kill lands inside it
+
+
+def galera_sql(lab, node, sql: str, args=()) -> list[tuple]:
+    from harborlab import galera
+
+    conn = galera.connect(lab.host, node.port, galera.ADMIN_USER, lab.secret_value(galera.SECRET), autocommit=True)
+    try:
+        with conn.cursor() as cur:
+            cur.execute(sql, args)
+            return list(cur.fetchall())
+    finally:
+        conn.close()
+
+
+def importing(lab, node) -> bool:
+    """True once ``node`` executes an INSERT into the staging copy of the fault database."""
+    try:
+        return bool(galera_sql(lab, node, "SELECT COUNT(*) FROM information_schema.PROCESSLIST"
+                                          " WHERE DB = %s AND INFO LIKE 'INSERT%%'", (f"{FAULT_DB}__staging",))[0][0])
+    except Exception:  # noqa: BLE001 - the node may be busy starting the import
+        return False
+
+
+@pytest.fixture
+def big_source(deployed):
+    from harborlab.sourcedb import SourceDb
+
+    lab, _ = deployed
+    SourceDb().set_access_log_rows(lab, BIG)
+    try:
+        yield lab
+    finally:
+        lab.up()  # the killed node rejoins the cluster (IST or SST)
+        SourceDb().set_access_log_rows(lab, int(lab.options.get("access_log_rows", 300)))
+        from harborlab.galera import nodes_from
+
+        first = nodes_from(lab.ports)[0]
+        galera_sql(lab, first, f"DROP DATABASE IF EXISTS `{FAULT_DB}`")
+        galera_sql(lab, first, f"DROP DATABASE IF EXISTS `{FAULT_DB}__staging`")
+
+
+@pytest.mark.parametrize("victim", ["connected", "peer"])
+def test_a_galera_node_killed_mid_import_leaves_the_target_whole(deployed, big_source, tmp_path, victim):
+    """The node 02 imports through (the first endpoint) or another one is SIGKILLed while the
+    import runs: either the run fails with a clear message and the target holds no table, or it
+    completes; in both cases a re-run ends with the full, verified target."""
+    from harborlab.galera import nodes_from
+
+    lab, out = deployed
+    nodes = nodes_from(lab.ports)
+    connected, target = nodes[0], nodes[0] if victim == "connected" else nodes[2]
+    survivor = nodes[1]
+    params = params_copy(tmp_path, **{"database: registry_k8s": f"database: {FAULT_DB}"})
+    proc = subprocess.Popen([sys.executable, "-m", "harborbook.cli", "run", "02", "--params", str(params),
+                             "--out", str(out)], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 240
+        while not importing(lab, connected):
+            assert proc.poll() is None, "02 ended before its import started: " + "".join(proc.communicate())
+            assert time.monotonic() < deadline, "the import never started"
+            time.sleep(0.1)
+        pid = lab.pid(target.name)
+        assert pid is not None
+        os.kill(pid, signal.SIGKILL)  # by PID: a mariadbd the lab started
+        stdout, stderr = proc.communicate(timeout=600)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+
+    tables = galera_sql(lab, survivor, "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = %s",
+                        (FAULT_DB,))[0][0]
+    if victim == "connected":
+        assert proc.returncode != 0, "02 cannot finish through a dead server: " + stdout
+    if proc.returncode != 0:
+        # A clean failure: the step, what happened, what to do; never a traceback; no target table.
+        assert "step 'migrate'" in stderr and "re-run" in stderr and "Traceback" not in stderr, stderr
+        assert tables == 0, "an interrupted import must leave the target untouched"
+    else:
+        # Two nodes of three keep quorum: the import may ride out the view change and complete.
+        assert victim == "peer" and tables > 0
+
+    again = harborbook("run", "02", "--params", str(params), "--out", str(out))
+    assert again.returncode == 0, again.stdout + again.stderr
+    rows = galera_sql(lab, survivor, f"SELECT COUNT(*) FROM `{FAULT_DB}`.access_log")[0][0]
+    assert rows == BIG
+    staging = galera_sql(lab, survivor, "SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = %s",
+                         (f"{FAULT_DB}__staging",))[0][0]
+    assert staging == 0, "the staging copy is dropped once the swap is done"

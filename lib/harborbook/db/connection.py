@@ -14,7 +14,7 @@ from typing import Any, Callable, Iterable
 import pymysql
 import pymysql.err
 
-from ..errors import TransportError
+from ..errors import SecretError, TransportError
 from ..secrets import SecretRef, mask
 
 
@@ -72,6 +72,11 @@ ERROR_HINTS: dict[int, tuple[str, str]] = {
     1205: ("lock wait timeout on {endpoint}", "another session holds locks: retry"),
     1213: ("deadlock on {endpoint} (a Galera certification conflict?)", "retry the step"),
 }
+# Galera refuses writes while a node is outside the primary component (a peer just died or
+# left and the cluster is re-forming); MariaDB reports it under several codes (1047, 1180...).
+GALERA_NOT_PRIMARY = ("{endpoint}: the Galera cluster is re-forming (this node is not in the primary component)",
+                      "a Galera node left or was killed during the step; the target is untouched: wait until "
+                      "every node reports wsrep_local_state_comment Synced (run 00), then re-run the step")
 
 
 def wrap(exc: BaseException, endpoint: Endpoint | str, login: Login | None = None,
@@ -82,7 +87,13 @@ def wrap(exc: BaseException, endpoint: Endpoint | str, login: Login | None = Non
     fmt = {"user": login.user if login else "?", "field": login.field if login else "?",
            "endpoint": str(endpoint)}
     what, hint = ERROR_HINTS.get(code or -1, ("{endpoint}: error", "see the server's error log"))
-    secret = login.reveal() if login and isinstance(login.password, str) else ""
+    if "primary component" in server_msg.lower() or "wsrep has not yet prepared" in server_msg.lower():
+        what, hint = GALERA_NOT_PRIMARY
+    try:
+        # Also a reference never revealed in this process: the server may echo what it was sent.
+        secret = login.reveal() if login else ""
+    except SecretError:
+        secret = ""
     detail = mask(server_msg, extra=(secret, *secrets))[:300]
     message = f"{what.format(**fmt)} ({code}: {detail})" if code else f"{what.format(**fmt)}: {detail}"
     if doing:

@@ -11,6 +11,7 @@ are sent base64-encoded in the command line (the v4 exec protocol has no stdin E
 from __future__ import annotations
 
 import base64
+import json
 import secrets
 import time
 from typing import Callable, Sequence
@@ -18,10 +19,36 @@ from typing import Callable, Sequence
 from kubernetes import client
 from kubernetes.client.rest import ApiException
 from kubernetes.stream import stream
+from kubernetes.stream.ws_client import ERROR_CHANNEL
 
 from .base import NodeShell, NodeShellError, Result
 
 CHUNK = 48 * 1024      # base64 of it stays far below the 128 KiB limit of one argument
+
+
+def exit_status(frame: str) -> int | str:
+    """The exec API's closing status frame: the command's exit code, or why it could not run.
+
+    A command that ran ends with ``Success`` or a ``Failure`` whose cause ``ExitCode`` carries
+    the code; a command that could not start (no such executable, container gone) ends with a
+    ``Failure`` and only a message, which the official client's ``returncode`` cannot parse.
+    """
+    try:
+        status = json.loads(frame)
+    except ValueError:
+        return f"unreadable exec status {frame[:200]!r}"
+    if not isinstance(status, dict):
+        return f"unreadable exec status {frame[:200]!r}"
+    if status.get("status") == "Success":
+        return 0
+    causes = (status.get("details") or {}).get("causes") or []
+    for cause in causes:
+        if cause.get("reason") == "ExitCode":
+            try:
+                return int(cause.get("message"))
+            except (TypeError, ValueError):
+                break
+    return str(status.get("message") or status.get("reason") or "exec failed without a reason")
 
 
 def debug_pod_manifest(name: str, node: str, image: str, privileged: bool, critical: bool) -> dict:
@@ -100,13 +127,17 @@ class DebugPodShell(NodeShell):
             raise NodeShellError(f"{self.node}: exec in the debug pod failed: {exc.status} {exc.reason}") from None
         try:
             ws.run_forever(timeout=self.exec_timeout)
+            finished = not ws.is_open()
             out, err = ws.read_stdout() or "", ws.read_stderr() or ""
-            rc = ws.returncode
+            frame = ws.read_channel(ERROR_CHANNEL)
         finally:
             ws.close()
-        if rc is None:
+        if not finished:
             raise NodeShellError(f"{self.node}: `{' '.join(argv)}` did not finish within {self.exec_timeout:.0f}s")
-        return rc, out, err
+        status = exit_status(frame) if frame else "the exec stream closed without a status"
+        if isinstance(status, str):
+            raise NodeShellError(f"{self.node}: `{' '.join(argv)}` could not run in the debug pod: {status}")
+        return status, out, err
 
     def _put(self, path: str, data: bytes) -> None:
         self.run(["sh", "-c", ': > "$1"', "sh", path])

@@ -287,8 +287,12 @@ def apply(current: dict | None, applied: dict, manager: str, force: bool, now: s
         if entry is not mine:
             owned_by_others |= from_fields_v1(entry.get("fieldsV1") or {})
     merged = strategic_merge(base, {k: v for k, v in applied.items()})
-    for path in sorted(old_paths - new_paths - owned_by_others, key=len, reverse=True):
-        _remove_path(merged, path)
+    dropped = old_paths - new_paths - owned_by_others
+    # Remove whole items, not their fields one by one: an item whose fields went first would lose
+    # its merge key (a volumeMount's mountPath) and could no longer be found to be removed.
+    for path in sorted(dropped, key=len, reverse=True):
+        if not any(path[:n] in dropped for n in range(1, len(path))):
+            _remove_path(merged, path)
     if force:
         for entry in entries:
             if entry is not mine and entry.get("operation") == "Apply":
