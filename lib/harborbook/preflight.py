@@ -56,7 +56,7 @@ def _result(name: str, checks: list[Check]) -> StepResult:
     worst = "failed" if any(c.status == "failed" for c in checks) else (
         "warning" if any(c.status == "warning" for c in checks) else "ok")
     failed = [c for c in checks if c.status == "failed"]
-    summary = f"{len(checks)} checks: " + ", ".join(
+    summary = f"{len(checks)} check{'' if len(checks) == 1 else 's'}: " + ", ".join(
         f"{sum(1 for c in checks if c.status == s)} {s}" for s in ("ok", "warning", "failed")
         if any(c.status == s for c in checks))
     return StepResult(name, Status(worst), summary, table=pd.DataFrame([c.row() for c in checks], columns=COLUMNS),

@@ -40,6 +40,7 @@ def test_verdict_fails_when_any_check_failed_and_sorts_rows():
     assert result.hint == "grant it"
     assert list(result.table["check"]) == ["API reachable", "permissions", "PING"]
     assert result.summary.startswith("1 of 3 checks failed: permissions: denied")
+    assert a.summary == "1 check: 1 ok" and b.summary == "2 checks: 1 ok, 1 failed"
 
 
 def test_verdict_with_warnings_only_passes():
