@@ -83,18 +83,12 @@ def lab_servers(state: Path) -> tuple[Server, Server]:
 
 def ensure_rows(source: Server, rows: int) -> bool:
     """Make the source's access_log hold exactly ``rows`` rows (the lab's deterministic rows)."""
-    from harborlab.sourcedb import load_access_log  # the lab's own generator: same data as lab up
+    from harborlab.sourcedb import resize_access_log  # the lab's own generator: same data as lab up
 
     conn = source.connect(database="registry", local_infile=True, read_timeout=3600)
     try:
-        with conn.cursor() as cur:
-            cur.execute("SELECT COUNT(*) FROM access_log")
-            if cur.fetchone()[0] == rows:
-                return False
-            cur.execute("TRUNCATE TABLE access_log")
-            with tempfile.TemporaryDirectory(prefix="hb-bench-") as scratch:
-                load_access_log(cur, rows, Path(scratch))
-        return True
+        with conn.cursor() as cur, tempfile.TemporaryDirectory(prefix="hb-bench-") as scratch:
+            return resize_access_log(cur, rows, Path(scratch))
     finally:
         conn.close()
 

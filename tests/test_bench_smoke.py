@@ -183,14 +183,11 @@ def test_e2e_fixed_cost_smoke(tmp_path, capsys):
 @pytest.fixture(scope="module")
 def bench_lab():
     """A whole small lab on ports shifted by PORT_SHIFT, purged at the end."""
-    from harborlab.lab import Lab, LabError, check_packages, shifted_ports
+    from harborlab.lab import Lab, shifted_ports, why_unavailable
 
-    if os.geteuid() != 0:
-        pytest.skip("the lab needs root")
-    try:
-        check_packages()
-    except LabError as exc:
-        pytest.skip(exc.message)
+    reason = why_unavailable()
+    if reason:
+        pytest.skip(reason)
     state = Path(tempfile.mkdtemp(prefix="hb-bench-smoke-"))
     os.chmod(state, 0o755)  # mariadbd runs as mysql and must traverse it
     lab = Lab(state, "article", ports=shifted_ports(PORT_SHIFT), access_log_rows=200)

@@ -48,6 +48,7 @@ from harborlab.lab import (
     generate_password,
     missing_packages,
     shifted_ports,
+    why_unavailable,
 )
 from harborlab.redisd import acl_line, ping_says_pong, redis_conf
 from harborlab.sourcedb import SAMPLE_REPOSITORIES, access_log_lines, sample_sql, schema_sql
@@ -84,6 +85,14 @@ def test_check_root_refuses_others_with_one_line():
     with pytest.raises(NotRootError) as err:
         check_root(1000)
     assert "needs root" in err.value.message and "\n" not in err.value.message
+
+
+def test_why_unavailable_says_why_in_one_line_or_nothing():
+    assert why_unavailable(0, exists=lambda path: True) is None
+    assert why_unavailable(1000, exists=lambda path: True).startswith("the lab needs root")
+    missing = why_unavailable(0, exists=lambda path: path != "/usr/bin/redis-server")
+    assert missing.startswith("missing Debian packages: redis-server") and "apt-get install" in missing
+    assert "\n" not in missing
 
 
 def test_missing_packages_names_each_package_once():

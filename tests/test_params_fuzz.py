@@ -82,6 +82,7 @@ LINE = re.compile(r"^(?P<file>.+?):(?P<line>\d+):? ")
 @given(mutations=st.lists(MUTATION, min_size=1, max_size=3))
 @example(mutations=[("set", ("cluster",), {"\x1e": 0})])  # a control character in a key (found by CI)
 @example(mutations=[("set", ("cluster", "namespace"), "a\x85b\u2028c")])
+@example(mutations=[("set", ("node_pressure", "access", "kind"), "\x1e")])  # echoed in pydantic's message
 def test_generated_params_never_crash(tmp_path, mutations):
     import copy
 

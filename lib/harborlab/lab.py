@@ -115,6 +115,17 @@ def check_packages(exists: Callable[[str], bool] = os.path.exists) -> None:
         )
 
 
+def why_unavailable(euid: int | None = None,
+                    exists: Callable[[str], bool] = os.path.exists) -> str | None:
+    """Why the lab cannot run on this machine, in one line (tests skip with it), or None."""
+    try:
+        check_root(os.geteuid() if euid is None else euid)
+        check_packages(exists)
+    except LabError as exc:
+        return exc.message + (f" ({exc.hint})" if exc.hint else "")
+    return None
+
+
 def generate_password(length: int = 24) -> str:
     """Alphanumeric only: safe in every connection string we write (no comma, colon, quote)."""
     alphabet = string.ascii_letters + string.digits

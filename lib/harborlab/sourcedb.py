@@ -95,6 +95,17 @@ def load_access_log(cur, rows: int, scratch: Path) -> None:
         data.unlink(missing_ok=True)
 
 
+def resize_access_log(cur, rows: int, scratch: Path) -> bool:
+    """Make access_log hold exactly the first ``rows`` deterministic rows; False when it already
+    does (same cursor requirements as :func:`load_access_log`)."""
+    cur.execute("SELECT COUNT(*) FROM access_log")
+    if cur.fetchone()[0] == rows:
+        return False
+    cur.execute("TRUNCATE TABLE access_log")
+    load_access_log(cur, rows, scratch)
+    return True
+
+
 def sample_sql() -> str:
     """The small deterministic part of the load (users, projects, members, repositories)."""
     ts = LOG_EPOCH.strftime("%Y-%m-%d %H:%M:%S")
@@ -183,12 +194,7 @@ class SourceDb:
         conn = self._connect(lab, database=DATABASE, local_infile=True, read_timeout=3600, autocommit=True)
         try:
             with conn.cursor() as cur:
-                cur.execute("SELECT COUNT(*) FROM access_log")
-                if cur.fetchone()[0] == rows:
-                    return False
-                cur.execute("TRUNCATE TABLE access_log")
-                load_access_log(cur, rows, self.folder(lab))
-            return True
+                return resize_access_log(cur, rows, self.folder(lab))
         finally:
             conn.close()
 

@@ -15,20 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from harborlab.lab import Lab, LabError, check_packages, shifted_ports
+from harborlab.lab import Lab, shifted_ports, why_unavailable
 
 PORT_SHIFT = int(os.environ.get("HARBORLAB_TEST_PORT_SHIFT", "1000"))
 ACCESS_LOG_ROWS = 500
-
-
-def why_no_lab() -> str | None:
-    if os.geteuid() != 0:
-        return "the lab needs root"
-    try:
-        check_packages()
-    except LabError as exc:
-        return f"{exc.message} ({exc.hint})"
-    return None
 
 
 def pytest_collection_modifyitems(items):
@@ -46,7 +36,7 @@ def lab_state() -> Path:
 
 @pytest.fixture(scope="session")
 def lab(lab_state: Path) -> Lab:
-    reason = why_no_lab()
+    reason = why_unavailable()
     if reason:
         pytest.skip(reason)
     the_lab = Lab(lab_state, "article", ports=shifted_ports(PORT_SHIFT), access_log_rows=ACCESS_LOG_ROWS)

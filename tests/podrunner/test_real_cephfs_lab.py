@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from harborbook.registry import RegistryClient
-from harborlab.lab import PORTS, Lab, LabError, check_packages
+from harborlab.lab import PORTS, Lab, why_unavailable
 from harborlab.podrunner.runner import cephfs_mount
 from harborlab.ui.fixtures import ADMIN_PASSWORD
 
@@ -26,12 +26,9 @@ PORT_SHIFT = int(os.environ.get("HARBORLAB_PODRUNNER_PORT_SHIFT", "2000"))
 
 @pytest.fixture(scope="module")
 def ceph_lab():
-    if os.geteuid() != 0:
-        pytest.skip("the lab needs root")
-    try:
-        check_packages()
-    except LabError as exc:
-        pytest.skip(exc.message)
+    reason = why_unavailable()
+    if reason:
+        pytest.skip(reason)
     from harborlab.ceph import Ceph
 
     state = Path(tempfile.mkdtemp(prefix="hb-podrunner-ceph-"))

@@ -16,27 +16,17 @@ from typing import Iterator
 
 import pytest
 
-from harborlab.lab import Lab, LabError, check_packages, default_components
+from harborlab.lab import Lab, why_unavailable
 
 ROOT = Path(__file__).resolve().parents[2]
 STATE = ROOT / ".lab"
 SANDBOX = ROOT / "params" / "sandbox.yaml"
 
 
-def why_no_lab() -> str | None:
-    if os.geteuid() != 0:
-        return "the lab needs root"
-    try:
-        check_packages()
-    except LabError as exc:
-        return exc.message
-    return None
-
-
 @contextlib.contextmanager
 def sandbox_lab(profile: str = "article", **options) -> Iterator[Lab]:
     """A fresh lab in .lab (purged before and after)."""
-    reason = why_no_lab()
+    reason = why_unavailable()
     if reason:
         pytest.skip(reason)
     Lab(STATE, profile).down(purge=True)

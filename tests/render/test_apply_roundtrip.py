@@ -4,45 +4,24 @@ what the server sends back is 'unchanged' for every object."""
 
 from __future__ import annotations
 
-import signal
-import subprocess
-import sys
-import time
-from pathlib import Path
-
 import pytest
 
 from harborbook.kube import Kube
 from harborbook.render import object_key
 from harborbook.render.plan import UNCHANGED, UPDATE, plan
 from harborbook.render.validate import validate_manifests
+from kube.conftest import start_server, stop_server
 
-ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
 def kube(tmp_path_factory):
-    state = tmp_path_factory.mktemp("render-kube")
-    with open(state / "server.log", "wb") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "harborlab.kube", "--state", str(state), "--port", "0",
-                                 "--pod-ready-delay", "0.2"], stdout=log, stderr=subprocess.STDOUT,
-                                cwd=ROOT, start_new_session=True)
+    server = start_server(tmp_path_factory.mktemp("render-kube"), "--pod-ready-delay", "0.2", timeout=30)
     try:
-        deadline = time.monotonic() + 30
-        while not (state / "kubeconfig").exists():
-            if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.fail("emulator did not start: " + (state / "server.log").read_text()[-2000:])
-            time.sleep(0.05)
-        yield Kube(state / "kubeconfig")
+        yield Kube(server.kubeconfig)
     finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        stop_server(server.process)
 
 
 def _live(kube, manifests):

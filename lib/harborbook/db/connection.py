@@ -75,8 +75,8 @@ ERROR_HINTS: dict[int, tuple[str, str]] = {
 # Galera refuses writes while a node is outside the primary component (a peer just died or
 # left and the cluster is re-forming); MariaDB reports it under several codes (1047, 1180...).
 GALERA_NOT_PRIMARY = ("{endpoint}: the Galera cluster is re-forming (this node is not in the primary component)",
-                      "a Galera node left or was killed during the step; the target is untouched: wait until "
-                      "every node reports wsrep_local_state_comment Synced (run 00), then re-run the step")
+                      "a Galera node left or was killed during the step: wait until every node reports "
+                      "wsrep_local_state_comment Synced (run 00), then re-run the step, it resumes safely")
 
 
 def wrap(exc: BaseException, endpoint: Endpoint | str, login: Login | None = None,
@@ -87,7 +87,7 @@ def wrap(exc: BaseException, endpoint: Endpoint | str, login: Login | None = Non
     fmt = {"user": login.user if login else "?", "field": login.field if login else "?",
            "endpoint": str(endpoint)}
     what, hint = ERROR_HINTS.get(code or -1, ("{endpoint}: error", "see the server's error log"))
-    if "primary component" in server_msg.lower() or "wsrep has not yet prepared" in server_msg.lower():
+    if any(sign in server_msg.lower() for sign in ("primary component", "wsrep has not yet prepared")):
         what, hint = GALERA_NOT_PRIMARY
     try:
         # Also a reference never revealed in this process: the server may echo what it was sent.
