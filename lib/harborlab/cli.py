@@ -14,7 +14,6 @@ from pathlib import Path
 
 import click
 
-from harborbook.errors import HarborbookError
 from harborlab.component import OK, StatusRow
 from harborlab.lab import PROFILES, Lab, LabError, NotRootError, check_root, shifted_ports
 
@@ -43,7 +42,7 @@ state_option = click.option(
 )
 
 
-def fail(exc: HarborbookError) -> None:
+def fail(exc: LabError) -> None:
     """One message (plus hint) on stderr, never our stack; not-root is a usage error (2)."""
     click.echo(exc.render(), err=True)
     raise SystemExit(EXIT_USAGE if isinstance(exc, NotRootError) else EXIT_FAILED)
@@ -95,7 +94,7 @@ def up(state: Path, profile: str, port_offset: int, **options) -> None:
         ports = shifted_ports(port_offset) if port_offset else None
         the_lab = Lab(state, profile, ports=ports, **options)
         results = the_lab.up()
-    except HarborbookError as exc:
+    except LabError as exc:
         fail(exc)
     for name, result in results.items():
         took = the_lab.timings.get(name)
@@ -110,7 +109,7 @@ def status(state: Path) -> None:
     require_root()
     try:
         rows = Lab(state, Lab(state).details.get("lab", {}).get("profile", "article")).status()
-    except HarborbookError as exc:
+    except LabError as exc:
         fail(exc)
     click.echo(format_table(rows))
     if any(row.health != OK for row in rows):
@@ -126,7 +125,7 @@ def down(state: Path, purge: bool) -> None:
     started = time.monotonic()
     try:
         Lab(state).down(purge=purge)
-    except HarborbookError as exc:
+    except LabError as exc:
         fail(exc)
     click.echo(f"lab down in {time.monotonic() - started:.1f}s" + ("; state removed" if purge else ""))
 

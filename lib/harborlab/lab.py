@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
-from harborbook.errors import HarborbookError
+from harborlab.errors import LabError, NotRootError
 from harborlab import procs
 from harborlab.component import DOWN, RUNNING, STARTED, Component, StatusRow  # noqa: F401 - re-exported
 
@@ -85,14 +85,6 @@ REQUIRED_FILES: dict[str, str] = {
 OPERATOR_SECRETS = ("harbor-admin-password", "harbor-db-user-password")
 
 DEFAULT_OPTIONS: dict = {"access_log_rows": 300, "synthetic_nodes": 0}
-
-
-class LabError(HarborbookError):
-    """The lab cannot do what was asked (not root, a package missing, a port busy, a probe failed)."""
-
-
-class NotRootError(LabError):
-    """The lab was asked to run without root."""
 
 
 def missing_packages(exists: Callable[[str], bool]) -> list[str]:
@@ -347,7 +339,7 @@ class Lab:
                 self.timings[component.name] = time.monotonic() - began
             except Exception as exc:
                 self._roll_back()
-                if isinstance(exc, HarborbookError):
+                if isinstance(exc, LabError):
                     raise
                 # Not one of ours (a driver, a timeout): still one line, never our stack.
                 raise LabError(
@@ -375,7 +367,7 @@ class Lab:
         for component in self.components:
             try:
                 rows += component.status(self)
-            except HarborbookError as exc:
+            except LabError as exc:
                 rows.append(StatusRow(component.name, None, "", DOWN, exc.message))
             except Exception as exc:  # noqa: BLE001 - a broken probe is a status, not a crash
                 rows.append(StatusRow(component.name, None, "", DOWN, f"probe failed: {type(exc).__name__}"))

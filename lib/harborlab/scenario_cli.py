@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from harborbook.errors import HarborbookError
+from harborlab.errors import LabError
 from harborlab import scenario as scenarios
 
 DEFAULT_STATE = Path(".lab")
@@ -27,7 +27,7 @@ def disk_pressure(state: Path, node: str, used: str) -> None:
     """Fill NODE's root filesystem with rotated logs, an old journal and unused image layers."""
     try:
         result = scenarios.disk_pressure(state, node, used)
-    except HarborbookError as exc:
+    except LabError as exc:
         click.echo(exc.render(), err=True)
         sys.exit(1)
     click.echo(f"{node}: / is {result['used_percent']}% used, {result['available_bytes']} bytes available "

@@ -11,12 +11,12 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Mapping, Sequence
 
-from harborbook.errors import HarborbookError
+from harborlab.errors import LabError
 
 RUNTIME_DIR = ".harborlab"  # inside the pod root: generated files, logs, temp dirs
 
 
-class LaunchError(HarborbookError):
+class LaunchError(LabError):
     """A pod's files cannot be turned into a program to run."""
 
 
