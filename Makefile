@@ -26,7 +26,7 @@ $(STAMP): pyproject.toml
 	@touch $@
 
 debs:
-	@scripts/install-debs lib/harborlab/data/debian-packages.txt tests/debian-packages.txt
+	@scripts/install-debs lib/harborlab/data/debian-packages.txt lib/harborbook/data/debian-packages.txt tests/debian-packages.txt
 
 lab-up: venv debs
 	$(BIN)/harborbook lab up

@@ -17,3 +17,6 @@ def root() -> Path:
 @pytest.fixture
 def sandbox_text() -> str:
     return (ROOT / "params" / "sandbox.yaml").read_text()
+
+
+pytest_plugins = ["pytester", "no_silent_skips"]

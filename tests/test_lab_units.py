@@ -37,16 +37,14 @@ from harborlab.galera import (
     superuser_sql,
     wsrep_settings,
 )
+from harborlab.requirements import PROGRAMS, MissingProgramsError, check_programs, missing_programs, packages_for
 from harborlab.lab import (
     PORTS,
-    REQUIRED_FILES,
     Lab,
     LabError,
     NotRootError,
-    check_packages,
     check_root,
     generate_password,
-    missing_packages,
     shifted_ports,
     why_unavailable,
 )
@@ -91,29 +89,27 @@ def test_why_unavailable_says_why_in_one_line_or_nothing():
     assert why_unavailable(0, exists=lambda path: True) is None
     assert why_unavailable(1000, exists=lambda path: True).startswith("the lab needs root")
     missing = why_unavailable(0, exists=lambda path: path != "/usr/bin/redis-server")
-    assert missing.startswith("missing Debian packages: redis-server") and "apt-get install" in missing
-    assert "\n" not in missing
+    assert missing.startswith("the lab cannot start: missing programs: redis-server")
+    assert "apt-get install" in missing and "\n" not in missing
 
 
-def test_missing_packages_names_each_package_once():
-    absent = {"/usr/bin/ceph-mon", "/usr/lib/galera/libgalera_smm.so"}
-    assert missing_packages(lambda p: p not in absent) == ["ceph-mon", "galera-4"]
+def test_missing_programs_name_each_package_once():
+    absent = {"/usr/bin/ceph-mon", "/usr/lib/galera/libgalera_smm.so", "/usr/bin/mount", "/usr/bin/umount"}
+    assert missing_programs(lambda p: p not in absent) == [p for p in PROGRAMS if p in absent]
+    assert packages_for(missing_programs(lambda p: p not in absent)) == ["ceph-mon", "galera-4", "mount"]
 
 
-def test_check_packages_names_the_apt_get_command():
-    with pytest.raises(LabError) as err:
-        check_packages(lambda p: p != "/usr/bin/redis-server")
-    assert "redis-server" in err.value.message
-    assert "apt-get install -y redis-server" in err.value.hint
+def test_check_programs_names_programs_packages_and_the_command():
+    absent = {"/usr/bin/docker-registry", "/usr/sbin/nginx"}
+    with pytest.raises(MissingProgramsError) as err:
+        check_programs(lambda p: p not in absent)
+    assert err.value.message == ("the lab cannot start: missing programs: docker-registry, nginx "
+                                 "(Debian packages: docker-registry nginx)")
+    assert "apt-get install -y --no-install-recommends docker-registry nginx" in err.value.hint
 
 
-def test_check_packages_passes_when_all_present():
-    check_packages(lambda p: True)
-
-
-def test_every_required_package_is_in_the_package_list():
-    listed = set(resources.files("harborlab").joinpath("data/debian-packages.txt").read_text().split())
-    assert set(REQUIRED_FILES.values()) <= listed
+def test_check_programs_passes_when_all_present():
+    check_programs(lambda p: True)
 
 
 def test_generated_passwords_are_safe_in_connection_strings():
@@ -289,7 +285,7 @@ class _Fake:
 
 def test_failed_up_leaves_nothing_running(tmp_path, monkeypatch):
     monkeypatch.setattr(os, "geteuid", lambda: 0)
-    monkeypatch.setattr("harborlab.lab.check_packages", lambda: None)
+    monkeypatch.setattr("harborlab.lab.check_programs", lambda: None)
     lab = Lab(tmp_path, components=[_Fake("first"), _Fake("second", fail=True)])
     with pytest.raises(LabError, match="second broke"):
         lab.up()
@@ -303,7 +299,7 @@ def test_a_foreign_exception_in_up_becomes_one_lab_error(tmp_path, monkeypatch):
             raise TimeoutError("driver gave up\nsecond line")
 
     monkeypatch.setattr(os, "geteuid", lambda: 0)
-    monkeypatch.setattr("harborlab.lab.check_packages", lambda: None)
+    monkeypatch.setattr("harborlab.lab.check_programs", lambda: None)
     lab = Lab(tmp_path, components=[Crashing("c")])
     with pytest.raises(LabError) as err:
         lab.up()

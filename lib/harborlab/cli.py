@@ -16,6 +16,7 @@ import click
 
 from harborlab.component import OK, StatusRow
 from harborlab.lab import PROFILES, Lab, LabError, NotRootError, check_root, shifted_ports
+from harborlab.requirements import MissingProgramsError
 
 DEFAULT_STATE = Path(".lab")
 
@@ -43,9 +44,10 @@ state_option = click.option(
 
 
 def fail(exc: LabError) -> None:
-    """One message (plus hint) on stderr, never our stack; not-root is a usage error (2)."""
+    """One message (plus hint) on stderr, never our stack; a machine that cannot run the lab
+    (not root, programs missing) is a usage error (2)."""
     click.echo(exc.render(), err=True)
-    raise SystemExit(EXIT_USAGE if isinstance(exc, NotRootError) else EXIT_FAILED)
+    raise SystemExit(EXIT_USAGE if isinstance(exc, (NotRootError, MissingProgramsError)) else EXIT_FAILED)
 
 
 def require_root() -> None:

@@ -25,6 +25,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from harborlab.errors import LabError, NotRootError
+from harborlab.requirements import check_programs
 from harborlab import procs
 from harborlab.component import DOWN, RUNNING, STARTED, Component, StatusRow  # noqa: F401 - re-exported
 
@@ -63,33 +64,11 @@ def shifted_ports(offset: int) -> dict[str, int]:
     return {name: port + offset for name, port in PORTS.items()}
 
 
-# A file each Debian package installs that the lab cannot run without.
-REQUIRED_FILES: dict[str, str] = {
-    "/usr/bin/ceph-mon": "ceph-mon",
-    "/usr/bin/ceph-mgr": "ceph-mgr",
-    "/usr/bin/ceph-osd": "ceph-osd",
-    "/usr/bin/ceph-mds": "ceph-mds",
-    "/usr/bin/ceph-fuse": "ceph-fuse",
-    "/usr/bin/ceph": "ceph-common",
-    "/usr/sbin/mariadbd": "mariadb-server",
-    "/usr/bin/mariadb": "mariadb-client",
-    "/usr/lib/galera/libgalera_smm.so": "galera-4",
-    "/usr/bin/rsync": "rsync",
-    "/usr/bin/ss": "iproute2",
-    "/usr/bin/redis-server": "redis-server",
-    "/usr/bin/fusermount3": "fuse3",
-}
-
 # Secrets no lab service uses but params/sandbox.yaml references: in a real
 # environment the operator chooses them; here the lab invents them once (0600).
 OPERATOR_SECRETS = ("harbor-admin-password", "harbor-db-user-password")
 
 DEFAULT_OPTIONS: dict = {"access_log_rows": 300, "synthetic_nodes": 0}
-
-
-def missing_packages(exists: Callable[[str], bool]) -> list[str]:
-    """Debian packages whose marker file is absent, sorted and without repeats."""
-    return sorted({pkg for path, pkg in REQUIRED_FILES.items() if not exists(path)})
 
 
 def check_root(euid: int) -> None:
@@ -98,21 +77,12 @@ def check_root(euid: int) -> None:
         raise NotRootError("the lab needs root (fuse mounts, loop mounts, service users): run it as root")
 
 
-def check_packages(exists: Callable[[str], bool] = os.path.exists) -> None:
-    missing = missing_packages(exists)
-    if missing:
-        raise LabError(
-            f"missing Debian packages: {' '.join(missing)}",
-            hint=f"apt-get install -y {' '.join(missing)}   (or: make demo / make test)",
-        )
-
-
 def why_unavailable(euid: int | None = None,
                     exists: Callable[[str], bool] = os.path.exists) -> str | None:
     """Why the lab cannot run on this machine, in one line (tests skip with it), or None."""
     try:
         check_root(os.geteuid() if euid is None else euid)
-        check_packages(exists)
+        check_programs(exists)
     except LabError as exc:
         return exc.message + (f" ({exc.hint})" if exc.hint else "")
     return None
@@ -319,7 +289,7 @@ class Lab:
     def up(self) -> dict[str, str]:
         """Bring every component up in order; on failure stop what this call started."""
         check_root(os.geteuid())
-        check_packages()
+        check_programs()  # before anything starts: one message naming every missing program
         self.prepare()
         for name in OPERATOR_SECRETS:
             self.secret(name, generate_password)
@@ -419,7 +389,7 @@ __all__ = [
     "PROFILES",
     "RUNNING",
     "STARTED",
-    "check_packages",
+    "check_programs",
     "check_root",
     "generate_password",
     "shifted_ports",

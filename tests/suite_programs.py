@@ -1,0 +1,12 @@
+"""The external programs the test suite itself executes (beyond the lab's and the product's).
+
+path -> (Debian package, which tests run it). Checked with the other two tables by
+tests/test_programs.py against ``dpkg -S`` and tests/debian-packages.txt.
+"""
+
+PROGRAMS: dict[str, tuple[str, str]] = {
+    "/usr/sbin/sshd": ("openssh-server", "tests/nodeshell: the ssh transport against a real sshd"),
+    "/usr/bin/ssh-keygen": ("openssh-client", "tests/nodeshell: host and user keys"),
+    "/usr/bin/chromium": ("chromium", "tests/procedure/test_browser.py: JupyterLab and the report"),
+    "/usr/bin/skopeo": ("skopeo", "tests/registry, tests/podrunner: a real registry client"),
+}
