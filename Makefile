@@ -11,8 +11,7 @@ PYTEST_ARGS ?=
 .PHONY: demo test venv debs lab-up lab-down golden sync lint clean
 
 demo: venv debs
-	$(BIN)/harborbook lab up
-	$(BIN)/harborbook run --params params/sandbox.yaml
+	BIN=$(BIN) scripts/demo
 
 test: venv debs
 	$(BIN)/pytest $(PYTEST_ARGS)

@@ -110,6 +110,14 @@ remedy
 print(nodepressure.diffs(remedy.value))
 
 # %% [markdown]
+# The same picture with the planned thresholds dotted: where the disk stands once the fix is in.
+# A lower threshold moves the line, not the data: the plan above says how long that lasts.
+
+# %%
+nodepressure.plot_verdict(verdict.value, f"{np.node}: the plan against today's use",
+                          planned=remedy.value.intended if remedy.value else None)
+
+# %% [markdown]
 # ## 6. Apply (only with `apply: true`)
 # Each file is backed up and written atomically; `systemctl daemon-reload` and
 # `systemctl restart kubelet`; then we wait for the node to be Ready and for the new start-up
@@ -131,10 +139,11 @@ after = rb.step(nodepressure.verify_fix, kube, np, remedy.value, shell, np.wait_
 after
 
 # %% [markdown]
-# ## 8. The fleet (`node: all`)
+# ## 8. The fleet
 # Steps 1-4 for every node at once, through `configz` and `stats/summary` with bounded
-# concurrency, sorted by the smallest margin. Nodes that serve neither are listed as needing node
-# access. Apply is refused for the fleet: fix one node at a time.
+# concurrency, sorted by the smallest margin — after one node is fixed, the question is which is
+# next. Nodes that serve neither are listed as needing node access. Apply is refused for the
+# fleet (`node: all`): fix one node at a time.
 
 # %%
 # NBVAL_CHECK_OUTPUT

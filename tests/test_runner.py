@@ -72,7 +72,7 @@ def test_resume_refuses_changed_params(tmp_path, root, sandbox_text):
     run_dir = run_dir_of(first.stdout)
     params.write_text(sandbox_text.replace("db: 11", "db: 12"))
     again = harborbook(*args, "--resume", str(run_dir))
-    assert again.returncode == 1
+    assert again.returncode == 2  # bad arguments, as the README says
     assert "the params changed since this run started" in again.stderr
     assert "Traceback" not in again.stderr
 
@@ -88,8 +88,16 @@ def test_invalid_params_exit_2_before_any_kernel(tmp_path):
 
 def test_unknown_runbook_is_a_clear_error(tmp_path, root):
     result = harborbook("run", "99", "--runbooks-dir", str(FIXTURES), "--out", str(tmp_path))
-    assert result.returncode == 1
+    assert result.returncode == 2  # bad arguments exit 2 (README, "Exit statuses")
     assert "no runbook named '99'" in result.stderr and "00-first" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert list(tmp_path.iterdir()) == []  # refused before a run directory exists
+
+
+def test_a_from_outside_the_selection_exits_2(tmp_path, root):
+    result = harborbook("run", "00", "--from", "01", "--runbooks-dir", str(FIXTURES), "--out", str(tmp_path))
+    assert result.returncode == 2
+    assert "--from 01: not among the selected runbooks (00-first)" in result.stderr
 
 
 def test_params_check(tmp_path, root, sandbox_text):

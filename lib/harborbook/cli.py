@@ -7,7 +7,6 @@ Extra command groups (the lab's `harborbook lab ...`) plug in through the entry 
 from __future__ import annotations
 
 import enum
-import shlex
 import sys
 from importlib.metadata import entry_points
 from pathlib import Path
@@ -16,7 +15,7 @@ import click
 
 from . import params as params_mod
 from . import report, runner
-from .errors import HarborbookError, ParamsError
+from .errors import HarborbookError, ParamsError, UsageError
 from .secrets import mask
 
 
@@ -145,10 +144,7 @@ def run_cmd(runbooks: tuple[str, ...], params_file: Path, out: Path, start_from:
             click.echo(mask(o.message), err=True)
         if o.hint:
             click.echo(f"hint: {mask(o.hint)}", err=True)
-        again = ["harborbook", "run", *runbooks, "--params", str(params_file), "--resume", str(result.run_dir)]
-        if dry_run:
-            again.append("--dry-run")
-        click.echo(f"resume with: {shlex.join(again)}", err=True)
+        click.echo(f"resume with: {result.resume_command()}", err=True)
         sys.exit(Exit.INTERRUPTED if o.status == "interrupted" else Exit.FAILED)
     if not result.outcomes:
         click.echo("no runbook to run", err=True)
@@ -190,7 +186,7 @@ def main(argv: list[str] | None = None) -> None:
         if "--traceback" in args:
             raise
         click.echo(mask(exc.render()), err=True)
-        sys.exit(Exit.USAGE if isinstance(exc, ParamsError) else Exit.FAILED)
+        sys.exit(Exit.USAGE if isinstance(exc, (ParamsError, UsageError)) else Exit.FAILED)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -34,6 +34,10 @@ class ParamsError(HarborbookError):
     """A params file is invalid; the message names file:line and the key path."""
 
 
+class UsageError(HarborbookError):
+    """The command line asks for something that does not exist or cannot be (exit status 2)."""
+
+
 class SecretError(HarborbookError):
     """A secret reference cannot be resolved (names the reference, never a value)."""
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import secrets as pysecrets
+import shlex
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,7 +21,7 @@ from typing import Callable
 
 from . import params as params_mod
 from . import report
-from .errors import HarborbookError
+from .errors import UsageError
 from .runbook import RUN_DIR_ENV, read_results, update_results
 
 # The procedure, in the order an operator runs it (DESIGN.md).
@@ -56,6 +57,28 @@ class Run:
     run_dir: Path
     outcomes: list[Outcome] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)
+    # What the run was asked to do: the report shows it and builds the resume command from it.
+    params_file: Path | None = None
+    params_hash: str | None = None
+    names: list[str] = field(default_factory=list)
+    dry_run: bool = False
+
+    @property
+    def stopped(self) -> Outcome | None:
+        """The runbook that stopped the run (failed or interrupted), if any."""
+        return next((o for o in self.outcomes if o.status not in ("ok", "skipped")), None)
+
+    def resume_command(self) -> str | None:
+        """The command that continues this run where it stopped (None when nothing stopped it)."""
+        if self.stopped is None:
+            return None
+        argv = ["harborbook", "run", *self.names]
+        if self.params_file is not None:
+            argv += ["--params", str(self.params_file)]
+        argv += ["--resume", str(self.run_dir)]
+        if self.dry_run:
+            argv.append("--dry-run")
+        return shlex.join(argv)
 
     @property
     def succeeded(self) -> bool:
@@ -74,13 +97,13 @@ def select(available: dict[str, Path], names: list[str], start_from: str | None)
     for wanted in names or list(available):
         match = [n for n in available if n == wanted or n.split("-", 1)[0] == wanted]
         if not match:
-            raise HarborbookError(f"no runbook named '{wanted}'",
+            raise UsageError(f"no runbook named '{wanted}'",
                                   hint="available: " + ", ".join(available) if available else None)
         chosen.extend(m for m in match if m not in chosen)
     if start_from:
         numbers = [n.split("-", 1)[0] for n in chosen]
         if start_from not in numbers and start_from not in chosen:
-            raise HarborbookError(f"--from {start_from}: not among the selected runbooks ({', '.join(chosen)})")
+            raise UsageError(f"--from {start_from}: not among the selected runbooks ({', '.join(chosen)})")
         index = numbers.index(start_from) if start_from in numbers else chosen.index(start_from)
         chosen = chosen[index:]
     return chosen
@@ -116,10 +139,10 @@ def run(
         run_dir = Path(resume)
         previous = read_results(run_dir)
         if not previous:
-            raise HarborbookError(f"{run_dir}: nothing to resume (no results.json)",
+            raise UsageError(f"{run_dir}: nothing to resume (no results.json)",
                                   hint="pass the directory of an earlier run, e.g. runs/<run-id>")
         if previous.get("params_hash") not in (None, digest):
-            raise HarborbookError(
+            raise UsageError(
                 f"{run_dir}: the params changed since this run started "
                 f"(hash {previous.get('params_hash')} then, {digest} now)",
                 hint="resume only with the same params; start a new run to use the new ones",
@@ -131,7 +154,8 @@ def run(
 
     update_results(run_dir, lambda d: d.update(params_file=str(params_file.resolve()), params_hash=digest,
                                                run_id=run_dir.name))
-    result = Run(run_dir=run_dir, missing=[n for n in expected if n not in available and not names])
+    result = Run(run_dir=run_dir, missing=[n for n in expected if n not in available and not names],
+                 params_file=params_file, params_hash=digest, names=list(names or []), dry_run=dry_run)
     for name in chosen:
         if name in done:
             outcome = Outcome(name, "skipped", message="already succeeded in this run")

@@ -97,8 +97,53 @@ def _node(state: Path, name: str) -> NodeLayout:
     return node
 
 
-def disk_pressure(state: Path, name: str = "lab-node-3", used: str = "92%") -> dict:
-    """Fill ``name``'s root to ``used``; returns what was written and df's numbers after."""
+# The kubelet's own files on a lab node: what a fix of 06 edits, and what a reset puts back.
+KUBELET_FILES_PREFIXES = ("/lib/systemd/system/kubelet", "/etc/systemd/system/kubelet.service.d/",
+                          "/var/lib/kubelet/", "/etc/default/kubelet")
+
+
+def reset_kubelet(state: Path, name: str) -> list[str]:
+    """Put ``name``'s kubelet back as provisioned: its unit, drop-ins and config rewritten, drop-ins
+    added since removed (backups beside them stay), then daemon-reload and restart through the
+    node's systemctl — so the reference incident can be staged again after a fix."""
+    node = _node(state, name)
+    profile = json.loads((Path(state) / "nodes" / "settings.json").read_text()).get("profile", "article")
+    wanted = {path: text for path, text in files.node_files(profile, name, node.has_data_disk).items()
+              if path.startswith(KUBELET_FILES_PREFIXES)}
+    changed = []
+    dropins = node.inside("/etc/systemd/system/kubelet.service.d")
+    for extra in sorted(dropins.glob("*.conf")) if dropins.is_dir() else []:
+        inside = "/" + extra.relative_to(node.root).as_posix()
+        if inside not in wanted:
+            extra.unlink()
+            changed.append(inside)
+    for path, text in wanted.items():
+        target = node.inside(path)
+        if not target.exists() or target.read_text() != text:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(text)
+            changed.append(path)
+    if changed:
+        socket_file = str(node.inside(nodeclient.SOCKET_NAME_FILE))
+        try:
+            for command in ({"cmd": "daemon-reload", "units": []}, {"cmd": "restart", "units": ["kubelet.service"]}):
+                answer = nodeclient.request(command, name_file=socket_file)
+                if answer.get("rc"):
+                    raise LabError(f"{name}: systemctl {command['cmd']} failed: {answer.get('stderr', '').strip()}")
+        except OSError as exc:
+            raise LabError(f"{name}: its kubelet does not answer ({exc.strerror or exc})",
+                           hint="run `harborbook lab up` first") from None
+    return changed
+
+
+def disk_pressure(state: Path, name: str = "lab-node-3", used: str = "92%", reset: bool = False) -> dict:
+    """Fill ``name``'s root to ``used``; returns what was written and df's numbers after.
+
+    With ``reset``, first undo what an earlier run did on the node (a cleanup's leftovers, a
+    changed kubelet), so the incident is the reference one every time."""
+    if reset:
+        clear(state, name)
+        reset_kubelet(state, name)
     node = _node(state, name)
     target = parse_used(used)
     profile = json.loads((Path(state) / "nodes" / "settings.json").read_text()).get("profile", "article")

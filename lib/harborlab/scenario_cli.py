@@ -23,10 +23,13 @@ def scenario() -> None:
 @click.option("--state", type=click.Path(path_type=Path), default=DEFAULT_STATE, show_default=True)
 @click.option("--node", default="lab-node-3", show_default=True)
 @click.option("--used", default="92%", show_default=True, help="root filesystem use to reach, as df shows it")
-def disk_pressure(state: Path, node: str, used: str) -> None:
+@click.option("--reset", is_flag=True,
+              help="first undo an earlier run: remove the scenario's files, put the node's kubelet files back "
+                   "and restart its kubelet (the reference incident again after a fix)")
+def disk_pressure(state: Path, node: str, used: str, reset: bool) -> None:
     """Fill NODE's root filesystem with rotated logs, an old journal and unused image layers."""
     try:
-        result = scenarios.disk_pressure(state, node, used)
+        result = scenarios.disk_pressure(state, node, used, reset=reset)
     except LabError as exc:
         click.echo(exc.render(), err=True)
         sys.exit(1)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 from ..eviction import evaluate
+from ..eviction.thresholds import threshold_bytes
 from ..eviction.verdict import human
 from ..runbook import Status, StepResult
 
@@ -36,13 +37,15 @@ def diagnose(state, observed, pods_active: int | None = None) -> StepResult:
                       data={"met": list(verdict.met), "conditions": sorted(verdict.conditions)}, value=verdict)
 
 
-def plot_verdict(verdict, title: str = ""):
-    """Used space of each filesystem against each of its thresholds (a figure, for display)."""
+def plot_verdict(verdict, title: str = "", planned: dict[str, str] | None = None):
+    """Used space of each filesystem against each of its thresholds (a figure, for display).
+
+    With ``planned`` (a remedy's intended map), the planned lines are drawn too, dotted: the
+    picture then shows the disk past today's line and where it stands after the fix."""
     if verdict is None:
         return None
-    import matplotlib
-
-    matplotlib.use("agg", force=False)
+    # No backend is chosen here: in a kernel the inline backend renders the returned figure as
+    # a PNG (JupyterLab, papermill's output, its HTML); elsewhere matplotlib picks Agg itself.
     import matplotlib.pyplot as plt
 
     groups: dict[str, list] = {}
@@ -60,9 +63,16 @@ def plot_verdict(verdict, title: str = ""):
             limit = (capacity - r.threshold_bytes) / gib  # pressure once used passes this line
             ax.plot([limit, limit], [i - 0.4, i + 0.4], color="black", linestyle="--")
             ax.annotate(f"{r.signal} < {r.threshold}", (limit, i + 0.42), fontsize=8, ha="right")
+            new = (planned or {}).get(r.signal)
+            if new is not None and new != r.threshold:
+                limit = (capacity - threshold_bytes(new, capacity)) / gib
+                ax.plot([limit, limit], [i - 0.4, i + 0.4], color="#0969da", linestyle=":", linewidth=2)
+                ax.annotate(f"after the fix: < {new}", (limit, i - 0.55), fontsize=8, ha="left", color="#0969da")
     ax.set_yticks(range(len(groups)), [f"{fs}" for fs in sorted(groups)])
-    ax.set_xlabel("GiB (bar: used; dashed: where each threshold is met)")
+    ax.set_ylim(-0.8, len(groups) - 0.3)
+    ax.set_xlabel("GiB (bar: used; dashed: where each threshold in force is met"
+                  + ("; dotted: after the fix)" if planned else ")"))
     ax.set_title(title or "filesystem use against eviction thresholds")
     fig.tight_layout()
-    plt.close(fig)
+    plt.close(fig)  # returned, not left open: displayed once, as the cell's value
     return fig

@@ -49,9 +49,10 @@ def scan_node(kube, node: dict) -> dict:
 
 
 def fleet_view(kube, settings) -> StepResult:
-    """Every node's verdict (node: all), sorted by the smallest relative margin first."""
-    if settings.node != "all":
-        return StepResult("fleet", Status.SKIPPED, "set node_pressure.node: all for the fleet view")
+    """Every node's verdict, sorted by the smallest relative margin first.
+
+    Read-only and bounded, so it runs whether 06 was pointed at one node or at ``all``: after
+    fixing one node, the operator's next question is which node is next."""
     return scan_fleet(kube, settings.concurrency)
 
 
@@ -76,13 +77,19 @@ def plot_fleet(table: pd.DataFrame, top: int = 40):
     """The nodes with the smallest margins (percent of capacity above the closest threshold)."""
     if table is None:
         return None
-    import matplotlib
-
-    matplotlib.use("agg", force=False)
+    # No backend is chosen here: in a kernel the inline backend renders the returned figure as
+    # a PNG (JupyterLab, papermill's output, its HTML); elsewhere matplotlib picks Agg itself.
     import matplotlib.pyplot as plt
 
     data = table.dropna(subset=["margin %"]).head(top)
     fig, ax = plt.subplots(figsize=(7, 0.8 + 0.22 * max(1, len(data))))
+    if data.empty:
+        # Still a picture, saying why there are no bars: no kubelet answered configz/stats.
+        ax.text(0.5, 0.5, f"none of the {len(table)} nodes serves configz and stats/summary to us:\n"
+                "their margins need node access (see the table)", ha="center", va="center", fontsize=9)
+        ax.set_axis_off()
+        plt.close(fig)
+        return fig
     colours = ["#cf222e" if v < 0 else "#1a7f37" for v in data["margin %"]]
     ax.barh(range(len(data)), data["margin %"], color=colours)
     ax.set_yticks(range(len(data)), data["node"], fontsize=7)
