@@ -8,13 +8,17 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: demo test venv debs lab-up lab-down golden sync lint clean
+.PHONY: demo test notebook venv debs lab-up lab-down golden sync lint clean
 
 demo: venv debs
 	BIN=$(BIN) scripts/demo
 
 test: venv debs
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+# Step through the runbooks in JupyterLab (127.0.0.1; the URL with its token is printed).
+notebook: venv
+	$(BIN)/harborbook notebook
 
 venv: $(STAMP)
 

@@ -175,3 +175,13 @@ def test_hash_ignores_secret_values_but_not_settings(tmp_path, sandbox_text):
     b = params.load(write(tmp_path, sandbox_text.replace("db: 11", "db: 12"), "b.yaml"))
     assert params.params_hash(a) != params.params_hash(b)
     assert params.params_hash(a) == params.params_hash(params.load(tmp_path / "a.yaml"))
+
+
+def test_the_demo_params_differ_from_the_sandbox_only_in_applying_the_fix(root):
+    from harborbook import params as params_mod
+
+    sandbox = params_mod.load(root / "params" / "sandbox.yaml").model_dump()
+    demo = params_mod.load(root / "params" / "demo.yaml").model_dump()
+    assert sandbox["node_pressure"]["apply"] is False and demo["node_pressure"]["apply"] is True
+    demo["node_pressure"]["apply"] = False
+    assert demo == sandbox

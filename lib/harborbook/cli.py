@@ -151,6 +151,42 @@ def run_cmd(runbooks: tuple[str, ...], params_file: Path, out: Path, start_from:
         sys.exit(Exit.FAILED)
 
 
+@cli.command("notebook", context_settings={"ignore_unknown_options": True})
+@click.option("--port", type=click.IntRange(1, 65535), default=8888, show_default=True,
+              help="Port on 127.0.0.1 for JupyterLab.")
+@click.option("--dir", "root_dir", type=click.Path(path_type=Path, file_okay=False, exists=True),
+              default=DEFAULT_RUNBOOKS, show_default="runbooks/", help="The folder JupyterLab opens.")
+@click.argument("jupyter_args", nargs=-1, type=click.UNPROCESSED)
+def notebook_cmd(port: int, root_dir: Path, jupyter_args: tuple[str, ...]) -> None:
+    """Step through the runbooks interactively: JupyterLab on 127.0.0.1 with a fresh token.
+
+    Prints the URL to open (token included) and runs until Ctrl-C. Arguments after `--` go to
+    `jupyter lab` unchanged.
+    """
+    import os
+    import secrets as pysecrets
+    import shutil
+    import socket
+
+    jupyter = shutil.which("jupyter", path=str(Path(sys.executable).parent)) or shutil.which("jupyter")
+    if jupyter is None:
+        raise HarborbookError("jupyter is not installed in this environment", hint="make venv")
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            raise UsageError(f"port 127.0.0.1:{port} is already in use", hint="choose another: --port 8899") from None
+    token = pysecrets.token_hex(24)
+    argv = [jupyter, "lab", "--no-browser", "--ip=127.0.0.1", f"--port={port}", "--ServerApp.port_retries=0",
+            f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root_dir.resolve()}"]
+    if os.geteuid() == 0:
+        argv.append("--allow-root")  # root in a container or a lab VM: Jupyter refuses it otherwise
+    argv += list(jupyter_args)
+    click.echo(f"JupyterLab on {root_dir.resolve()}\nopen: http://127.0.0.1:{port}/lab?token={token}", err=False)
+    sys.stdout.flush()
+    os.execv(jupyter, argv)  # Jupyter's own Ctrl-C handling from here on
+
+
 class _StatusLine:
     """One live line per runbook: rewritten in place on a terminal, two plain lines otherwise."""
 
