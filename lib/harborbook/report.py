@@ -126,7 +126,8 @@ def index_html(run: "Run") -> str:
         artifacts = run.run_dir / "artifacts" / o.name
         if artifacts.is_dir():
             files.append(_link(artifacts, run.run_dir, "artifacts") )
-        cells = [name, _badge(o.status), f"{o.duration_s:.1f}s", str(o.changed), str(o.failed_steps), " ".join(files)]
+        status = _badge("ok") + " <small>(before the resume)</small>" if o.earlier else _badge(o.status)
+        cells = [name, status, f"{o.duration_s:.1f}s", str(o.changed), str(o.failed_steps), " ".join(files)]
         body.append(f'<tr data-runbook="{html.escape(o.name)}">' + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
     for name in run.missing:
         body.append(f'<tr data-runbook="{html.escape(name)}"><td>{html.escape(name)}</td>'

@@ -50,6 +50,7 @@ class Outcome:
     cell: str | None = None
     notebook: Path | None = None
     html: Path | None = None
+    earlier: bool = False  # succeeded in the earlier part of a resumed run
 
 
 @dataclass
@@ -150,7 +151,7 @@ def run(
         done = {n for n, r in previous.get("runner", {}).items() if r.get("status") == "ok"}
     else:
         run_dir = new_run_dir(out)
-        done = set()
+        previous, done = {}, set()
 
     update_results(run_dir, lambda d: d.update(params_file=str(params_file.resolve()), params_hash=digest,
                                                run_id=run_dir.name))
@@ -158,7 +159,12 @@ def run(
                  params_file=params_file, params_hash=digest, names=list(names or []), dry_run=dry_run)
     for name in chosen:
         if name in done:
-            outcome = Outcome(name, "skipped", message="already succeeded in this run")
+            # Carried over from the earlier part of this run, so the report still shows it whole.
+            before = previous["runner"][name]
+            notebook, html = run_dir / available[name].name, run_dir / f"{name}.html"
+            outcome = Outcome(name, "skipped", before.get("duration_s", 0.0), before.get("changed", 0),
+                              message="already succeeded in this run", earlier=True,
+                              notebook=notebook if notebook.exists() else None, html=html if html.exists() else None)
             result.outcomes.append(outcome)
             on_event("skip", outcome)
             continue

@@ -1,12 +1,17 @@
 """The whole procedure, end to end, on both lab profiles: every runbook through `harborbook run`.
 
 A first run deploys (steps ok / changed / unchanged / skipped, never failed); a second run
-changes nothing; and no secret the lab generated appears in anything the runs produced.
+changes nothing; then the reference incident (make demo's second half): lab-node-3's root filled
+to 92 %, 06 with the fix applied — the verdict MET before, the change written, DiskPressure
+cleared after, every plot a PNG in the notebook and its HTML — and staged again to prove a demo
+can be repeated; and no secret the lab generated appears in anything the runs produced.
 """
 
 from __future__ import annotations
 
+import base64
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -46,8 +51,47 @@ def test_the_whole_procedure_twice(profile, tmp_path):
         changed = [s for s in steps(run_dir_of(second.stdout)) if s[2] == "changed"]
         assert changed == [], changed
 
+        for _ in range(2):  # staged again after the fix, as a second `make demo` does
+            stage_and_fix_the_incident(lab, tmp_path)
+
         secrets = lab_secrets(lab.state)
         assert len(secrets) >= 7
         leaks = find_leaks(secrets, [tmp_path / "runs", lab.state / "log"],
                            {"console": first.stdout + first.stderr + second.stdout + second.stderr})
         assert leaks == []
+
+
+def disk_pressure(lab, node: str) -> str:
+    from kubernetes import client, config
+
+    api = client.CoreV1Api(config.new_client_from_config(str(lab.state / "kubeconfig")))
+    conditions = api.read_node(node).status.conditions or []
+    return next((c.status for c in conditions if c.type == "DiskPressure"), "Unknown")
+
+
+def stage_and_fix_the_incident(lab, tmp_path: Path, node: str = "lab-node-3") -> None:
+    staged = harborbook("lab", "scenario", "disk-pressure", "--state", str(lab.state), "--node", node,
+                        "--used", "92%", "--reset")
+    assert staged.returncode == 0, staged.stderr
+    deadline = time.monotonic() + 60
+    while disk_pressure(lab, node) != "True":
+        assert time.monotonic() < deadline, f"{node} never reported DiskPressure"
+        time.sleep(0.5)
+    fixed = harborbook("run", "06", "--params", str(ROOT / "params" / "demo.yaml"), "--out", str(tmp_path / "runs"))
+    assert fixed.returncode == 0, fixed.stdout + fixed.stderr
+    run_dir = run_dir_of(fixed.stdout)
+    found = {s[1]: s for s in steps(run_dir)}
+    assert found["verdict"][2] == "warning" and "nodefs.available is met" in found["verdict"][3]
+    assert found["apply"][2] == "changed"
+    assert found["after the fix"][2] == "ok" and "DiskPressure: False" in found["after the fix"][3]
+    assert disk_pressure(lab, node) == "False"
+    # Every plot cell holds a picture, in the executed notebook and in its HTML export.
+    notebook = json.loads((run_dir / "06-node-disk-pressure.ipynb").read_text())
+    plots = [c for c in notebook["cells"] if c["cell_type"] == "code" and "plot_" in "".join(c["source"])]
+    assert len(plots) == 3
+    for cell in plots:
+        images = [o["data"]["image/png"] for o in cell["outputs"] if "image/png" in o.get("data", {})]
+        assert len(images) == 1, "".join(cell["source"])
+        assert base64.b64decode(images[0]).startswith(b"\x89PNG")
+    html = (run_dir / "06-node-disk-pressure.html").read_text()
+    assert html.count("data:image/png;base64,") >= 3

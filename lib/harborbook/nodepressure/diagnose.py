@@ -53,7 +53,8 @@ def plot_verdict(verdict, title: str = "", planned: dict[str, str] | None = None
         if row.capacity and row.signal.endswith(".available") and row.threshold_bytes is not None:
             groups.setdefault(row.signal.split(".")[0], []).append(row)
     fig, ax = plt.subplots(figsize=(7, 0.9 + 0.8 * max(1, len(groups))))
-    gib = float(1 << 30)
+    largest = max((rows[0].capacity for rows in groups.values()), default=0)
+    unit, gib = ("GiB", float(1 << 30)) if largest >= 4 << 30 else ("MiB", float(1 << 20))  # readable ticks
     for i, (fs, rows) in enumerate(sorted(groups.items())):
         capacity, available = rows[0].capacity, rows[0].available
         used = capacity - available
@@ -70,7 +71,7 @@ def plot_verdict(verdict, title: str = "", planned: dict[str, str] | None = None
                 ax.annotate(f"after the fix: < {new}", (limit, i - 0.55), fontsize=8, ha="left", color="#0969da")
     ax.set_yticks(range(len(groups)), [f"{fs}" for fs in sorted(groups)])
     ax.set_ylim(-0.8, len(groups) - 0.3)
-    ax.set_xlabel("GiB (bar: used; dashed: where each threshold in force is met"
+    ax.set_xlabel(f"{unit} (bar: used; dashed: where each threshold in force is met"
                   + ("; dotted: after the fix)" if planned else ")"))
     ax.set_title(title or "filesystem use against eviction thresholds")
     fig.tight_layout()
