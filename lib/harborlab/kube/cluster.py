@@ -302,8 +302,9 @@ class Cluster:
     def set_pod_status(self, pod: dict, *, ready: bool, pod_ip: str, phase: str = "Running",
                        reason: str | None = None, message: str | None = None) -> dict | None:
         """For node agents that own a pod: report it started (ready or not) with its IP, or
-        finished (``phase`` "Failed"/"Succeeded" with reason and message). None if the pod is gone."""
-        from .controllers.pods import running_status
+        finished (``phase`` "Failed"/"Succeeded" with reason and message: its containers stopped,
+        the pod no longer ready). None if the pod is gone."""
+        from .controllers.pods import running_status, terminal_status
         pods, nodes = by_key("/pods"), by_key("/nodes")
         current = self.store.get(pods.key, pod["metadata"]["namespace"], pod["metadata"]["name"])
         if current is None or current["metadata"]["uid"] != pod["metadata"]["uid"]:
@@ -312,8 +313,7 @@ class Cluster:
         if phase == "Running":
             status = running_status(current, node, pod_ip, ready, self.now(), self.profile.container_runtime)
         else:
-            status = {**copy.deepcopy(current.get("status") or {}), "phase": phase}
-            status.update({k: v for k, v in (("reason", reason), ("message", message)) if v})
+            status = terminal_status(current, phase, reason, message, self.now())
         return self.put(pods, {**copy.deepcopy(current), "status": status})
 
     def touch_node(self, name: str) -> None:

@@ -139,6 +139,36 @@ def running_status(pod: dict, node: dict | None, pod_ip: str, ready: bool, now: 
     return status
 
 
+KILLED_EXIT = 137     # 128 + SIGKILL: what the runtime reports for a container the kubelet killed
+
+
+def terminal_status(pod: dict, phase: str, reason: str | None, message: str | None, now: str) -> dict:
+    """The status of a pod whose containers the kubelet stopped for good (``phase`` Failed, e.g.
+    evicted, or Succeeded). As the kubelet's status manager does for a terminal phase (issue
+    108594): Ready and ContainersReady False (reason PodFailed/PodCompleted), and no container
+    ready; a container that was running is reported terminated (killed: 137, or 0 when Succeeded)."""
+    status = copy.deepcopy(pod.get("status") or {})
+    status["phase"] = phase
+    status.update({k: v for k, v in (("reason", reason), ("message", message)) if v})
+    why = "PodCompleted" if phase == "Succeeded" else "PodFailed"
+    conds = status.get("conditions") or []
+    for ctype in ("Ready", "ContainersReady"):
+        if any(c.get("type") == ctype for c in conds):
+            conds = set_condition(conds, ctype, "False", why, None, now)
+    status["conditions"] = [{k: v for k, v in c.items() if v is not None} for c in conds]
+    code = 0 if phase == "Succeeded" else KILLED_EXIT
+    for entry in status.get("containerStatuses") or []:
+        running = (entry.get("state") or {}).get("running")
+        if running is not None:
+            terminated = {"exitCode": code, "reason": "Completed" if code == 0 else "Error",
+                          "startedAt": running.get("startedAt", now), "finishedAt": now}
+            if entry.get("containerID"):
+                terminated["containerID"] = entry["containerID"]
+            entry["state"] = {"terminated": terminated}
+        entry["ready"], entry["started"] = False, False
+    return status
+
+
 @dataclass
 class Progress:
     stage: str = "new"          # new | mount | pull | backoff | starting | owned | running | failed
@@ -265,4 +295,4 @@ class PodLifecycle:
             self.cluster.put(PODS, {**copy.deepcopy(current), "status": status})
 
 
-__all__ = ["PodLifecycle", "mount_problems", "missing_images", "running_status"]
+__all__ = ["PodLifecycle", "mount_problems", "missing_images", "running_status", "terminal_status"]
