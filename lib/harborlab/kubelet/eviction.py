@@ -94,9 +94,12 @@ def _f32(value: float) -> float:
 def _f32_from_decimal(text: str) -> float:
     """strconv.ParseFloat(text, 32): the float32 nearest the exact decimal (one rounding)."""
     exact = Fraction(text)
+    if exact <= 0:
+        return -_f32_from_decimal(text.lstrip("+-")) if exact < 0 else 0.0
     guess = _f32(float(exact))
     bits = struct.unpack("<i", struct.pack("<f", guess))[0]
     candidates = [struct.unpack("<f", struct.pack("<i", b))[0] for b in (bits - 1, bits, bits + 1)]
+    candidates = [c for c in candidates if math.isfinite(c)] or [guess]
     return min(candidates, key=lambda c: (abs(Fraction(c) - exact),
                                           struct.unpack("<i", struct.pack("<f", c))[0] % 2))
 
