@@ -263,12 +263,17 @@ def parse_environment_file(text: str, path: str) -> dict[str, str]:
         name = name.strip()
         if not sep or not _VALID_NAME.match(name):
             continue  # systemd ignores such lines with a warning
+        value = rest.strip()
+        if value[:1] not in ("'", '"'):
+            # Unquoted (systemd.exec(5)): interior whitespace and later quotes are kept verbatim;
+            # a backslash keeps the character after it.
+            result[name] = re.sub(r"\\(.)", r"\1", value)
+            continue
         try:
-            words = shlex.split(rest.strip(), comments=False, posix=True) if rest.strip() else [""]
+            words = shlex.split(value, comments=False, posix=True)
         except ValueError:
             raise UnitFileError(f"{path}:{where}: unbalanced quotes in {line!r}") from None
-        # Unquoted whitespace inside a value is kept, as systemd keeps it.
-        result[name] = " ".join(words) if not _quoted(rest.strip()) else "".join(words)
+        result[name] = "".join(words)
     return result
 
 

@@ -11,8 +11,8 @@ Written from systemd's documentation, only as far as a kubelet unit needs:
   by a space), quoting and C escapes when a value is split into words.
 * systemd.service(5) ``ExecStart=``: an empty assignment resets the list; more than one command is
   only for Type=oneshot; ``$NAME`` as a word of its own is split at whitespace into zero or more
-  arguments, ``${NAME}`` gives exactly one (substituted inside its word), ``$$`` is a dollar; the
-  ``:`` prefix turns substitution off.
+  arguments (quotes in the value group words: src/basic/env-util.c replace_env_argv), ``${NAME}``
+  gives exactly one (substituted inside its word), ``$$`` is a dollar; ``:`` turns substitution off.
 * systemd.exec(5) ``Environment=`` (space-separated assignments, quotes for values with spaces, an
   empty assignment resets) and ``EnvironmentFile=`` (``-`` prefix: a missing file is not an error;
   the files' settings override ``Environment=``; the file format's quoting rules, read by
@@ -301,6 +301,34 @@ def environment(unit: Unit, read: Reader) -> dict[str, str]:
     return env
 
 
+def split_value(value: str) -> list[str]:
+    """A ``$NAME`` word's value split into 0..n words. The manual says "split at whitespace";
+    systemd's replace_env_argv (src/basic/env-util.c) splits with EXTRACT_RELAX|EXTRACT_UNQUOTE
+    (strv_split_quoted in older releases): quotes group and are removed, a backslash keeps the next
+    character, an unterminated quote runs to the end."""
+    result, index = [], 0
+    while True:
+        while index < len(value) and value[index] in " \t\n\r":
+            index += 1
+        if index >= len(value):
+            return result
+        word, quote = [], None
+        while index < len(value) and (quote or value[index] not in " \t\n\r"):
+            char = value[index]
+            if char == "\\" and index + 1 < len(value):
+                word.append(value[index + 1])
+                index += 2
+                continue
+            if quote and char == quote:
+                quote = None
+            elif not quote and char in "'\"":
+                quote = char
+            else:
+                word.append(char)
+            index += 1
+        result.append("".join(word))
+
+
 def argv(unit: Unit, read: Reader) -> list[str]:
     """The command systemd executes for the service (its one ExecStart=)."""
     if not unit.exec_start:
@@ -315,7 +343,7 @@ def argv(unit: Unit, read: Reader) -> list[str]:
     result = []
     for word in words(value, where):
         if substitute and word.startswith("$") and _NAME.match(word[1:]):
-            result += env.get(word[1:], "").split()           # split at whitespace: 0..n words
+            result += split_value(env.get(word[1:], ""))
         elif substitute:
             result.append(re.sub(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)\}",
                                  lambda m: "$" if m.group(0) == "$$" else env.get(m.group(1), ""), word))
