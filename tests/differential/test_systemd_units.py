@@ -110,7 +110,10 @@ PINNED = [
     # An environment file keeps interior whitespace of an unquoted value (systemd.exec(5)).
     ("/usr/bin/kubelet ${KUBELET_A}", {("/etc/systemd/system", "10-kubeadm.conf"): [
         f"EnvironmentFile=-{ENV_FILES[0]}"]}, {ENV_FILES[0]: "KUBELET_A=--v=2   x"}),
-    # ...and a quote after the first character of an unquoted value is kept.
+    # ...a quote after the first character of an unquoted value is kept, even after a quoted part.
+    ("/usr/bin/kubelet ${KUBELET_A}", {("/etc/systemd/system", "10-kubeadm.conf"): [
+        f"EnvironmentFile=-{ENV_FILES[0]}"]}, {ENV_FILES[0]: "KUBELET_A='--node-labels='a b''"}),
+    # ...and in a value that starts unquoted.
     ("/usr/bin/kubelet ${KUBELET_A}", {("/etc/systemd/system", "10-kubeadm.conf"): [
         f"EnvironmentFile=-{ENV_FILES[0]}"]}, {ENV_FILES[0]: 'KUBELET_A=a"b c"'}),
 ]
@@ -126,6 +129,7 @@ def test_pinned_units_agree(case):
        units=dropins, envs=env_files)
 @example(base_exec=PINNED[6][0], units=PINNED[6][1], envs=PINNED[6][2])
 @example(base_exec=PINNED[7][0], units=PINNED[7][1], envs=PINNED[7][2])
+@example(base_exec=PINNED[8][0], units=PINNED[8][1], envs=PINNED[8][2])
 def test_units_give_the_same_environment_and_argv(base_exec, units, envs):
     check(base_exec, units, envs)
 

@@ -154,7 +154,8 @@ def test_dropins_by_name_across_directories_and_the_same_name_hidden():
 def test_a_second_execstart_without_reset_is_refused_and_a_reset_replaces():
     base = {"/lib/systemd/system/k.service": "[Service]\nExecStart=/bin/k\n"}
     with pytest.raises(systemd.UnitError, match="more than one ExecStart"):
-        systemd.load("k.service", {**base, "/etc/systemd/system/k.service.d/a.conf": "[Service]\nExecStart=/bin/j\n"})
+        systemd.load("k.service", {**base,
+                                   "/etc/systemd/system/k.service.d/a.conf": "[Service]\nExecStart=/bin/j\n"})
     unit = systemd.load("k.service", {**base, "/etc/systemd/system/k.service.d/a.conf":
                                       "[Service]\nExecStart=\nExecStart=/bin/j ${X} $$X \\\n  $X\nEnvironment=\"X=1 2\"\n"})
     assert systemd.argv(unit, {}.get) == ["/bin/j", "1 2", "$X", "1", "2"]

@@ -149,8 +149,8 @@ def _map_flag(current: dict[str, str] | None, value: str, name: str) -> dict[str
         key, sep, item = pair.partition(separator)
         if not sep:
             # NewKubeletCommand: "failed to parse kubelet flag: %w" around pflag's error
-            raise LabError(f'failed to parse kubelet flag: invalid argument "{value}" for "--{name}" flag: malformed pair, '
-                           f"expect string{separator}string")
+            raise LabError(f'failed to parse kubelet flag: invalid argument "{value}" for "--{name}" flag: '
+                           f"malformed pair, expect string{separator}string")
         result[key.strip()] = item.strip()
     return result
 

@@ -204,7 +204,7 @@ class KubeletSim:
     def fail(self, error: str) -> None:
         """The kubelet exits with ``error``; systemd schedules a restart (Restart=always)."""
         if self.version <= (1, 20):
-            self.journal(f"error: {error}")                  # cmd/kubelet main: fmt.Fprintf(os.Stderr, "error: %v\n", err)
+            self.journal(f"error: {error}")      # cmd/kubelet main: fmt.Fprintf(os.Stderr, "error: %v\n", err)
         else:
             self.klog(f'"command failed" err="{error}"', "run.go:74", "E")
         self.systemd_says(f"{UNIT}: Main process exited, code=exited, status=1/FAILURE")

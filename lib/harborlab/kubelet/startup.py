@@ -75,6 +75,11 @@ def _quantity(text: str, value: Value) -> str | None:
     return quantity_string(value.quantity, any(s in text for s in ("Ki", "Mi", "Gi", "Ti", "Pi", "Ei")))
 
 
+def _pointer(signal: str) -> str:
+    """%+v of a *ThresholdValue prints its address."""
+    return "0xc420" + format(zlib.crc32(signal.encode()) % 16 ** 6, "06x")
+
+
 def startup_line(hard: dict[str, tuple[str, Value]], version: tuple[int, int], *, when: datetime, pid: int,
                  node: str, root_dir: str, cgroup_driver: str, reclaim: set[str]) -> str:
     """``hard``: signal -> (text as configured, parsed value), in the order the kubelet holds them."""
@@ -92,7 +97,7 @@ def startup_line(hard: dict[str, tuple[str, Value]], version: tuple[int, int], *
     entries = " ".join(
         f"{{Signal:{signal} Operator:LessThan Value:{{Quantity:{_quantity(text, value) or '<nil>'} "
         f"Percentage:{go_float32(value.percentage)}}} GracePeriod:0s "
-        f"MinReclaim:{'0xc420' + format(zlib.crc32(signal.encode()) % 16 ** 6, '06x') if signal in reclaim else '<nil>'}}}"
+        f"MinReclaim:{_pointer(signal) if signal in reclaim else '<nil>'}}}"
         for signal, (text, value) in hard.items())
     runtime = "docker" if version <= (1, 20) else ""
     body = (f"{{RuntimeCgroupsName: SystemCgroupsName: KubeletCgroupsName: ContainerRuntime:{runtime} "
