@@ -27,7 +27,7 @@ import yaml
 
 from harborlab.errors import LabError
 
-from .eviction import Threshold, Value, known_signals, parse_min_reclaim, parse_statement
+from .eviction import Threshold, known_signals, parse_min_reclaim, parse_statement
 
 Reader = Callable[[str], "str | None"]
 
@@ -256,7 +256,3 @@ def _finish(maps: dict, transition: float, defaulted: bool, root: str, version: 
                     {k: str(v) for k, v in maps["evictionMinimumReclaim"].items()},
                     transition, defaulted, root, thresholds)
 
-
-def hard_values(settings: Settings) -> dict[str, Value]:
-    """signal -> parsed value of the hard thresholds in force (for the start-up line and configz)."""
-    return {t.signal: t.value for t in settings.thresholds if t.grace == 0}
