@@ -115,8 +115,6 @@ def test_pinned_cases_agree(case):
 @example(version=MODERN, hard_flags=["nodefs.available<5%"], transition_flag=None,
          config={"evictionHard": {"memory.available": "200Mi"}})
 def test_flags_and_config_give_the_same_thresholds(version, hard_flags, transition_flag, config):
-    if version < (1, 10) and config is not None and not hard_flags and transition_flag is None:
-        pass    # still checked: both must refuse --config on a 1.7 kubelet
     check(version, hard_flags, transition_flag, config)
 
 
