@@ -117,9 +117,11 @@ def flag_value(argv: Sequence[str], name: str, default: str | None = None) -> st
     return values[-1] if values else default
 
 
-def _pairs(value: str, flag: str, separator: str) -> dict[str, str]:
+def _pairs(value: str, flag: str, separator: str, version: KubeletVersion | None = None) -> dict[str, str]:
     if separator == "<":
-        return parse_eviction_flag(value, flag=f"--{flag}", allow_empty=True)
+        # The map flags (1.10+) only split pairs; the values are checked once, on the final map.
+        return parse_eviction_flag(value, flag=f"--{flag}", allow_empty=True, version=version,
+                                   validate=version is not None and version < (1, 10))
     result = {}
     for pair in filter(None, value.split(",")):
         key, sep, item = pair.partition("=")
@@ -167,6 +169,10 @@ def effective_eviction(argv: Sequence[str], version: KubeletVersion | str, read:
     hard_sources = {signal: f"default ({version})" for signal in defaults}
     config_path = flag_value(argv, "config")
     merge_defaults = False
+    if config_path and version < (1, 10):
+        # --config arrived with 1.10; an older kubelet's pflag refuses the unknown flag.
+        raise KubeletConfigError("unknown flag: --config",
+                                 hint=f"a {version} kubelet takes its settings from flags only")
     if config_path:
         text = read(config_path)
         if text is None:
@@ -208,7 +214,10 @@ def effective_eviction(argv: Sequence[str], version: KubeletVersion | str, read:
         soft={k: str(v) for k, v in (config["evictionSoft"] or {}).items()},
         soft_grace={k: str(v) for k, v in (config["evictionSoftGracePeriod"] or {}).items()},
         min_reclaim={k: str(v) for k, v in (config["evictionMinimumReclaim"] or {}).items()},
-        transition_period=parse_duration(str(config["evictionPressureTransitionPeriod"])) or DEFAULT_TRANSITION,
+        # Defaulting turns a zero period from the file into 5m; a flag is applied after it, so 0s stays.
+        transition_period=(parse_duration(str(config["evictionPressureTransitionPeriod"]))
+                           or (timedelta(0) if sources["evictionPressureTransitionPeriod"].startswith("flag")
+                               else DEFAULT_TRANSITION)),
         sources=sources, merge_defaults=merge_defaults, config_file=config_path, warnings=tuple(warnings),
     )
     validate(settings)
@@ -218,6 +227,8 @@ def effective_eviction(argv: Sequence[str], version: KubeletVersion | str, read:
 def _apply_flags(flags, version, config, sources, hard_sources):
     config = dict(config)
     given: dict[str, dict[str, str]] = {}
+    if version < (1, 10):  # plain string flags: only the last value of each is ever parsed
+        flags = [(n, v) for i, (n, v) in enumerate(flags) if all(n != later for later, _ in flags[i + 1:])]
     for name, value in flags:
         if name not in EVICTION_FLAGS:
             continue
@@ -226,7 +237,7 @@ def _apply_flags(flags, version, config, sources, hard_sources):
             config[key], sources[key] = value, f"flag --{name}"
             continue
         try:
-            pairs = _pairs(value, name, separator)
+            pairs = _pairs(value, name, separator, version)
         except EvictionSettingError as err:
             raise KubeletConfigError(f"failed to parse kubelet flag: {err.message}", err.hint) from None
         # Before 1.10 these flags were plain strings (the last one wins); since, repeated flags add up.

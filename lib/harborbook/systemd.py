@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import posixpath
 import re
-import shlex
 from dataclasses import dataclass, field
 from typing import Callable, Mapping
 
@@ -263,17 +262,29 @@ def parse_environment_file(text: str, path: str) -> dict[str, str]:
         name = name.strip()
         if not sep or not _VALID_NAME.match(name):
             continue  # systemd ignores such lines with a warning
-        try:
-            words = shlex.split(rest.strip(), comments=False, posix=True) if rest.strip() else [""]
-        except ValueError:
-            raise UnitFileError(f"{path}:{where}: unbalanced quotes in {line!r}") from None
-        # Unquoted whitespace inside a value is kept, as systemd keeps it.
-        result[name] = " ".join(words) if not _quoted(rest.strip()) else "".join(words)
+        result[name] = _env_value(rest.strip(), f"{path}:{where}", line)
     return result
 
 
-def _quoted(value: str) -> bool:
-    return len(value) >= 2 and value[0] in "\"'" and value[-1] == value[0]
+def _env_value(value: str, where: str, line: str) -> str:
+    """One environment-file value (systemd.exec(5)): quoted parts ('...' verbatim, "..." with the
+    shell's escapes) may follow one another, whitespace between them dropped; from the first
+    unquoted character on the rest is kept verbatim, quotes and inner whitespace included, a
+    backslash keeping the character after it."""
+    parts = []
+    while value[:1] in ("'", '"'):
+        quote, index = value[0], 1
+        while index < len(value) and value[index] != quote:
+            index += 2 if quote == '"' and value[index] == "\\" else 1
+        if index >= len(value):
+            raise UnitFileError(f"{where}: unbalanced quotes in {line!r}")
+        inner = value[1:index]
+        if quote == '"':
+            inner = re.sub(r'\\(.)', lambda m: m.group(1) if m.group(1) in '"\\`$' else m.group(0), inner)
+        parts.append(inner)
+        value = value[index + 1:].lstrip(" \t\r")
+    parts.append(re.sub(r"\\(.)", r"\1", value))
+    return "".join(parts)
 
 
 def service_environment(unit: Unit, read: Reader) -> dict[str, str]:

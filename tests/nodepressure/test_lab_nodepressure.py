@@ -88,12 +88,13 @@ def test_a_kubelet_that_refuses_the_new_value_is_rolled_back(article):
     kube, shell, state, observed, verdict = diagnose(article)
     path = "/etc/systemd/system/kubelet.service.d/10-kubeadm.conf"
     before = shell.read(path)
-    bad = before.replace("ExecStart=/usr/bin/kubelet ", "ExecStart=/usr/bin/kubelet --eviction-hard=nodefs.available<150%% ")
-    remedy = nodepressure.fix.Remedy("threshold", [edit(path, before, bad)], {"nodefs.available": "150%"})
+    # The article's 1.7 kubelet refuses 0% ("must be positive"); it would have taken 150%.
+    bad = before.replace("ExecStart=/usr/bin/kubelet ", "ExecStart=/usr/bin/kubelet --eviction-hard=nodefs.available<0%% ")
+    remedy = nodepressure.fix.Remedy("threshold", [edit(path, before, bad)], {"nodefs.available": "0%"})
     settings = NodePressure(node=NODE, remedy="threshold", apply=True)
     with pytest.raises(RunbookError) as info:
         nodepressure.apply_plan(kube, settings, state, remedy, shell, timeout=8)
-    assert "backups were restored" in str(info.value) and "150%" in str(info.value)
+    assert "backups were restored" in str(info.value) and "must be positive: 0%" in str(info.value)
     assert shell.read(path) == before
     assert wait_until(lambda: any(c["type"] == "Ready" and c["status"] == "True"
                                   for c in kube.get("v1", "Node", NODE)["status"]["conditions"]), 15)

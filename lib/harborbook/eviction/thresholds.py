@@ -61,8 +61,10 @@ def parse_threshold_value(signal: str, text: str,
                           version: KubeletVersion | str | None = None) -> ThresholdValue | None:
     """parseThresholdStatement: None when the value disables the signal ("0%" or "100%")."""
     check_signal(signal, version)
+    era = KubeletVersion.parse(version) if version is not None else None
     if text.endswith("%"):
-        if text in DISABLED_VALUES:
+        # Up to 1.9 (string flags) 0% and 100% were ordinary values; the map era skips them.
+        if text in DISABLED_VALUES and (era is None or era >= (1, 10)):
             return None
         try:
             fraction = parse_percentage(text)
@@ -70,9 +72,15 @@ def parse_threshold_value(signal: str, text: str,
             raise EvictionSettingError(str(err)) from None
         if fraction != fraction:  # NaN: Go would accept it and compute nonsense; we refuse.
             raise EvictionSettingError(f"eviction percentage threshold {signal} is not a number: {text}")
+        if era is not None and era < (1, 10):
+            # 1.7 helpers.go: "percentage <= 0" refused, and no upper bound at all.
+            if fraction <= 0:
+                raise EvictionSettingError(f"eviction percentage threshold {signal} must be positive: {text}")
+            return ThresholdValue(text, percentage=fraction)
         if fraction < 0:
             raise EvictionSettingError(f"eviction percentage threshold {signal} must be >= 0%: {text}")
-        if fraction > 1:
+        # 1.10-1.20 compared the fraction with 100 (10000%); kubernetes#97321 (1.21) made it 1.
+        if fraction > (100 if era is not None and era < (1, 21) else 1):
             raise EvictionSettingError(f"eviction percentage threshold {signal} must be <= 100%: {text}")
         return ThresholdValue(text, percentage=fraction)
     try:
@@ -108,7 +116,8 @@ def parse_min_reclaim(signal: str, text: str,
 
 
 def parse_eviction_flag(value: str, *, flag: str = "--eviction-hard",
-                        allow_empty: bool = False) -> dict[str, str]:
+                        allow_empty: bool = False, version: KubeletVersion | str | None = None,
+                        validate: bool = True) -> dict[str, str]:
     """Read ``signal<value,signal<value`` the way the kubelet's flag parser does.
 
     As the kubelet: pairs are split on ``,`` and the first ``<``; spaces around signal
@@ -125,6 +134,8 @@ def parse_eviction_flag(value: str, *, flag: str = "--eviction-hard",
             hint="write the full intended map, e.g. memory.available<100Mi,nodefs.available<10%",
         )
     result: dict[str, str] = {}
+    if version is not None and KubeletVersion.parse(version) < (1, 10) and value:
+        return _parse_string_flag(value, flag, version)
     for pair in value.split(","):
         if not pair:
             continue
@@ -138,7 +149,24 @@ def parse_eviction_flag(value: str, *, flag: str = "--eviction-hard",
         signal, _, threshold = pair.partition("<")
         result[signal.strip()] = threshold.strip()
     for signal, threshold in result.items():
-        parse_threshold_value(signal, threshold)
+        if validate:
+            parse_threshold_value(signal, threshold, version)
+    return result
+
+
+def _parse_string_flag(value: str, flag: str, version: KubeletVersion | str) -> dict[str, str]:
+    """Up to 1.9 the flag was a plain string read by parseThresholdStatements: split on "," and
+    "<" with no trimming, an empty statement and a signal named twice are refused."""
+    result: dict[str, str] = {}
+    for statement in value.split(","):
+        parts = statement.split("<")
+        if len(parts) != 2:
+            raise EvictionSettingError(f"invalid eviction threshold syntax {statement}, expected "
+                                       "<signal><operator><value>", hint=f"in {flag}={value}")
+        parse_threshold_value(parts[0], parts[1], version)
+        if parts[0] in result:
+            raise EvictionSettingError(f"found duplicate eviction threshold for signal {parts[0]}")
+        result[parts[0]] = parts[1]
     return result
 
 

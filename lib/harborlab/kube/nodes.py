@@ -195,8 +195,8 @@ class SyntheticAgent(TrivialAgent):
     """Scale-test nodes: figures derived from a hash of the node name, so every run sees the same
     cluster; about one node in 40 has nodefs.available under the 10% threshold.
 
-    Pressure is decided by harborbook.eviction from the node's own config and stats, as the
-    runbook decides it (a single disk: imagefs.available<15% applies to it too). The node proxy
+    Pressure is decided by the lab kubelet's own eviction rules (harborlab.kubelet.eviction) from
+    the node's config and stats (a single disk: imagefs.available<15% applies to it too). The node proxy
     answers after ``HARBORLAB_KUBELET_RTT`` seconds (default 0.02): on a real cluster each
     configz or stats/summary call is an API-server-to-kubelet round trip plus the kubelet
     gathering its stats, which is what makes a fleet scan worth running concurrently.
@@ -235,12 +235,15 @@ _PRESSURE_CACHE: dict[str, bool] = {}
 def _synthetic_pressure(agent: "SyntheticAgent", name: str) -> bool:
     """The kubelet's verdict on a synthetic node (figures never change: computed once)."""
     if name not in _PRESSURE_CACHE:
-        from harborbook.eviction import evaluate, observations_from_summary
+        from harborlab.kubelet import eviction
 
-        verdict = evaluate(observations_from_summary(agent.stats_summary(name)),
-                           agent.kubelet_config(name)["evictionHard"], imagefs_separate=False,
-                           version=agent.profile.kubelet_version)
-        _PRESSURE_CACHE[name] = "DiskPressure" in verdict.conditions
+        version = eviction.parse_version(agent.profile.kubelet_version)
+        stats = agent.fs_stats(name)
+        fs = eviction.Fs(stats.available, stats.capacity, stats.inodes_free, stats.inodes)
+        thresholds = [t for signal, value in agent.kubelet_config(name)["evictionHard"].items()
+                      if (t := eviction.parse_statement(signal, value, version)) is not None]
+        met = eviction.thresholds_met(thresholds, eviction.observe(fs, fs, version), False)
+        _PRESSURE_CACHE[name] = any(eviction.SIGNALS[t.signal][0] == "DiskPressure" for t in met)
     return _PRESSURE_CACHE[name]
 
 

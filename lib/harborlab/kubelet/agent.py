@@ -22,11 +22,11 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
-from harborbook.eviction import messages
 from harborlab.kube.nodes import DISK_PRESSURE_TAINT, NodeReport, TrivialAgent, healthy_conditions
 from harborlab.kube.status import forbidden, not_found, unavailable
 from harborlab.nodes.layout import SOCKET_NAME_PATH, Settings, settings_path
 
+from . import eviction
 from .configz import kubelet_configz
 from .control import Control
 from .observe import summary_document
@@ -84,11 +84,11 @@ class LabNodeAgent(TrivialAgent):
         return self.report(name)
 
     def evict(self, pod: dict, message: str) -> None:
-        self.cluster.recorder.record(pod, "Warning", messages.EVICTED_REASON, message, "kubelet",
+        self.cluster.recorder.record(pod, "Warning", eviction.REASON, message, "kubelet",
                                      pod["spec"].get("nodeName", ""))
         self.stop_pod(pod)
         self.cluster.set_pod_status(pod, ready=False, pod_ip="", phase="Failed",
-                                    reason=messages.EVICTED_REASON, message=message)
+                                    reason=eviction.REASON, message=message)
 
     def report(self, name: str) -> NodeReport:
         base = super().node_status(name, 0.0)
@@ -99,7 +99,7 @@ class LabNodeAgent(TrivialAgent):
         conditions = healthy_conditions()
         taints = []
         for condition in self.sim.in_force:
-            (reason, message), _ = messages.CONDITIONS[condition]
+            (reason, message), _ = eviction.CONDITIONS[condition]
             conditions[condition] = ("True", reason, message)
             if condition == "DiskPressure":
                 taints.append(dict(DISK_PRESSURE_TAINT))

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from harborbook.kubeletconfig import flag_value, kubelet_root_dir
+from .settings import last, root_dir
 
 if TYPE_CHECKING:
     from .simulator import KubeletSim
@@ -38,12 +38,11 @@ def kubelet_configz(sim: "KubeletSim") -> dict:
         "cgroupDriver": "cgroupfs" if sim.profile == "article" else "systemd",
         "clusterDomain": "cluster.local", "clusterDNS": ["10.96.0.10"],
         "evictionHard": dict(settings.hard), "evictionSoft": dict(settings.soft),
-        "evictionSoftGracePeriod": dict(settings.soft_grace),
+        "evictionSoftGracePeriod": dict(settings.grace),
         "evictionMinimumReclaim": dict(settings.min_reclaim),
-        "evictionPressureTransitionPeriod": go_duration(sim.transition().total_seconds()),
-        "mergeDefaultEvictionSettings": settings.merge_defaults,
+        "evictionPressureTransitionPeriod": go_duration(sim.transition()),
         "imageGCHighThresholdPercent": 85, "imageGCLowThresholdPercent": 80,
-        "maxPods": 110, "podPidsLimit": -1, "rootDirectory": kubelet_root_dir(sim.argv),
-        "containerRuntimeEndpoint": flag_value(sim.argv, "container-runtime-endpoint",
-                                               "unix:///var/run/containerd/containerd.sock"),
+        "maxPods": 110, "podPidsLimit": -1, "rootDirectory": root_dir(sim.argv),
+        "containerRuntimeEndpoint": last(sim.argv, "container-runtime-endpoint",
+                                         "unix:///var/run/containerd/containerd.sock"),
     }

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from harborbook.eviction import FsUsage
+from .eviction import Fs
 
 
 @dataclass(frozen=True)
@@ -25,8 +25,8 @@ class FsObservation:
     inodes: int
     inodes_free: int
 
-    def usage(self) -> FsUsage:
-        return FsUsage(self.available, self.capacity, self.inodes_free, self.inodes)
+    def fs(self) -> Fs:
+        return Fs(self.available, self.capacity, self.inodes_free, self.inodes)
 
     def summary(self, stamp: str) -> dict:
         return {"time": stamp, "availableBytes": self.available, "capacityBytes": self.capacity,

@@ -1,12 +1,12 @@
 """One lab node's kubelet: its process lifecycle under a simulated systemd, its start-up from the
 real unit files, and its eviction manager over the real filesystems.
 
-The decisions are harborbook's (one copy of the rules): ``systemd.load_unit``/``service_argv`` turn
-the unit and drop-ins into argv, ``kubeletconfig.effective_eviction`` turns argv and the config
-file into settings (raising as the kubelet refuses to start), ``eviction.evaluate`` and
-``eviction.pressure`` decide each housekeeping pass. This class only reads files and statvfs,
-keeps the state a kubelet keeps in memory, writes the journal, and returns what the node agent
-must do in the cluster (events, an eviction).
+The rules are the lab's own, each written from its primary source (harborlab never asks the
+product what the truth is): ``systemd`` reads the unit and its drop-ins into argv, ``settings``
+assembles the eviction settings as the kubelet of the profile's era does (raising as it refuses to
+start), ``eviction.Manager`` takes each housekeeping pass as eviction_manager.go synchronize does.
+This class reads files and statvfs, keeps what a kubelet keeps in memory, writes the journal, and
+returns what the node agent must do in the cluster (events, an eviction).
 
 Lab deviation, on purpose: the pressure observation times survive a kubelet restart, so a fix
 followed by a restart clears DiskPressure after ``evictionPressureTransitionPeriod`` (what the
@@ -15,26 +15,25 @@ runbook's verification waits for) instead of at the first status update.
 
 from __future__ import annotations
 
+import json
 import os
 import posixpath
 import time
+import tomllib
 import zlib
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Callable
 
-from harborbook import systemd
-from harborbook.eviction import evaluate, observations_from_df, resource_name
-from harborbook.eviction import logline, messages, pressure
-from harborbook.eviction.signals import SIGNALS, KubeletVersion
-from harborbook.kubeletconfig import (EvictionSettings, KubeletConfigError, containerd_root, docker_data_root,
-                                      effective_eviction, kubelet_root_dir)
+from harborlab.errors import LabError
 from harborlab.nodes import files
 from harborlab.nodes.bin import nodeclient
 from harborlab.nodes.layout import JOURNAL_PATH
 
+from . import eviction, settings as kubelet_settings, systemd
 from .observe import FsObservation, statvfs_of
+from .startup import klog_header, startup_line
 
 UNIT = files.UNIT
 EVICTION_SOURCE = "eviction_manager.go"
@@ -55,13 +54,32 @@ def is_critical(pod: dict) -> bool:
             or "kubernetes.io/config.mirror" in (meta.get("annotations") or {}))
 
 
+def docker_data_root(daemon_json: str | None) -> str:
+    """dockerd's data root: ``data-root`` in daemon.json (``graph`` before Docker 17.05), default
+    /var/lib/docker (dockerd(8), daemon configuration file)."""
+    try:
+        config = json.loads(daemon_json) if daemon_json and daemon_json.strip() else {}
+    except ValueError:
+        config = {}
+    return config.get("data-root") or config.get("graph") or "/var/lib/docker"
+
+
+def containerd_root(config_toml: str | None) -> str:
+    """containerd's ``root`` (containerd-config.toml(5)), default /var/lib/containerd."""
+    try:
+        config = tomllib.loads(config_toml) if config_toml and config_toml.strip() else {}
+    except tomllib.TOMLDecodeError:
+        config = {}
+    return config.get("root") or "/var/lib/containerd"
+
+
 class KubeletSim:
     def __init__(self, name: str, root: Path, version: str, profile: str, *,
                  transition: float | None = None, restart_sec: float = 10.0,
                  clock: Callable[[], float] = time.time):
         self.name, self.root, self.profile = name, Path(root), profile
-        self.version = KubeletVersion.parse(version)
-        self.transition_override = timedelta(seconds=transition) if transition else None
+        self.version = eviction.parse_version(version)
+        self.transition_override = transition or None
         self.restart_sec = restart_sec
         self.clock = clock
         self.loaded: dict[str, str] = {}
@@ -69,14 +87,12 @@ class KubeletSim:
         self.active = False
         self.pid: int | None = None
         self.starts = 0
-        self.settings: EvictionSettings | None = None
+        self.settings: kubelet_settings.Settings | None = None
+        self.manager: eviction.Manager | None = None
         self.argv: list[str] = []
         self.started_at: float | None = None
         self.next_restart: float | None = None
         self.last_error: str | None = None
-        self.last_observed: dict[str, datetime] = {}
-        self.met: frozenset[str] = frozenset()
-        self.soft_first: dict[str, datetime] = {}
         self.in_force: frozenset[str] = frozenset()
 
     # --- files inside the node --------------------------------------------------------------
@@ -119,18 +135,25 @@ class KubeletSim:
 
     def klog(self, message: str, source: str, severity: str = "I") -> None:
         when = datetime.fromtimestamp(self.clock())
-        self.journal(logline.klog_header(when, self.pid or 0, source, severity) + message)
+        self.journal(klog_header(when, self.pid or 0, source, severity) + message)
+
+    def say(self, key: str, source: str, **fields: str) -> None:
+        severity, template = eviction.log_lines(self.version)[key]
+        self.klog(template.format(**fields), source, severity)
 
     def systemd_says(self, message: str) -> None:
         self.journal(message, ident="systemd", pid=1)
 
     # --- systemd ------------------------------------------------------------------------------
+    def load_unit(self) -> systemd.Unit:
+        return systemd.load(UNIT, self.loaded, legacy_specifiers=files.LEGACY_SPECIFIERS[self.profile])
+
     def daemon_reload(self) -> None:
         self.loaded = self.unit_files()
         self.load_error = None
         try:
-            unit = systemd.load_unit(UNIT, self.loaded, legacy_specifiers=files.LEGACY_SPECIFIERS[self.profile])
-        except systemd.UnitFileError as err:
+            unit = self.load_unit()
+        except systemd.UnitError as err:
             self.load_error = err.message
             self.systemd_says(err.message)
             return
@@ -150,9 +173,8 @@ class KubeletSim:
             self.systemd_says(f"{UNIT}: Failed to load unit: {self.load_error}")
             return
         try:
-            unit = systemd.load_unit(UNIT, self.loaded, legacy_specifiers=files.LEGACY_SPECIFIERS[self.profile])
-            argv = systemd.service_argv(unit, self.read)
-        except systemd.UnitFileError as err:
+            argv = systemd.argv(self.load_unit(), self.read)
+        except systemd.UnitError as err:
             self.active, self.last_error = False, err.message
             self.systemd_says(f"{UNIT}: {err.message}")
             self.systemd_says(f"{UNIT}: Failed with result 'resources'.")
@@ -162,25 +184,27 @@ class KubeletSim:
         self.argv = argv
         self.systemd_says("Started kubelet: The Kubernetes Node Agent.")
         try:
-            self.settings = effective_eviction(argv, self.version, self.read, self.list_dir)
-        except KubeletConfigError as err:
+            self.settings = kubelet_settings.assemble(argv, self.version, self.read)
+        except LabError as err:
             self.fail(err.message)
             return
         self.active, self.last_error = True, None
         self.started_at = self.clock()
-        self.met, self.soft_first = frozenset(), {}
-        for warning in self.settings.warnings:
-            self.klog(warning, "server.go:214", "W")
-        self.journal(logline.format_startup_line(
-            self.settings.hard, logline.era_for(self.version), when=datetime.fromtimestamp(self.clock()),
-            pid=self.pid, node_name=self.name, root_dir=kubelet_root_dir(argv),
-            cgroup_driver="cgroupfs" if self.profile == "article" else "systemd",
-            min_reclaim=self.settings.min_reclaim))
+        previous = self.manager.conditions_last_observed if self.manager else {}
+        self.manager = eviction.Manager(
+            eviction.with_containerfs(self.settings.thresholds, self.separate_imagefs(), self.version),
+            self.transition(), conditions_last_observed=dict(previous))    # the lab deviation above
+        hard = {t.signal: (self.settings.hard.get(t.signal, ""), t.value)
+                for t in self.settings.thresholds if t.grace == 0}
+        self.journal(startup_line(
+            hard, self.version, when=datetime.fromtimestamp(self.clock()), pid=self.pid, node=self.name,
+            root_dir=self.settings.root_dir, cgroup_driver="cgroupfs" if self.profile == "article" else "systemd",
+            reclaim={t.signal for t in self.settings.thresholds if t.min_reclaim is not None}))
 
     def fail(self, error: str) -> None:
         """The kubelet exits with ``error``; systemd schedules a restart (Restart=always)."""
         if self.version <= (1, 20):
-            self.journal(f"error: {error}")
+            self.journal(f"error: {error}")      # cmd/kubelet main: fmt.Fprintf(os.Stderr, "error: %v\n", err)
         else:
             self.klog(f'"command failed" err="{error}"', "run.go:74", "E")
         self.systemd_says(f"{UNIT}: Main process exited, code=exited, status=1/FAILURE")
@@ -207,84 +231,83 @@ class KubeletSim:
 
     def filesystems(self) -> tuple[FsObservation, FsObservation]:
         """(nodefs, imagefs): the kubelet root dir's filesystem and the runtime data root's."""
-        root_dir = kubelet_root_dir(self.argv) if self.argv else "/var/lib/kubelet"
+        root_dir = kubelet_settings.root_dir(self.argv) if self.argv else kubelet_settings.DEFAULT_ROOT_DIR
         nodefs = statvfs_of(self.host_path(root_dir), "/")
         image = self.image_root()
         host = self.host_path(image)
         imagefs = statvfs_of(host if host.exists() else self.host_path("/"), image)
         return nodefs, imagefs
 
-    def transition(self) -> timedelta:
+    def separate_imagefs(self) -> bool:
+        nodefs, imagefs = self.filesystems()
+        return nodefs.device != imagefs.device
+
+    def observations(self) -> dict[str, tuple[int, int]]:
+        nodefs, imagefs = self.filesystems()
+        return eviction.observe(nodefs.fs(), imagefs.fs(), self.version)
+
+    def transition(self) -> float:
+        """evictionPressureTransitionPeriod in seconds (the lab's short one replaces the default)."""
         assert self.settings is not None
-        configured = self.settings.transition_period
-        if self.transition_override and self.settings.sources.get("evictionPressureTransitionPeriod", "").startswith("default"):
+        if self.transition_override and self.settings.transition_defaulted:
             return self.transition_override
-        return pressure.transition_period(configured)
+        return self.settings.transition
 
     def resource(self, signal: str) -> str:
-        return resource_name(signal, self.version)
+        return eviction.resource_of(signal, self.version)
 
     # --- housekeeping ---------------------------------------------------------------------------
     def housekeeping(self, pods: list[dict]) -> Pass:
         """One pass of the eviction manager (synchronize); ``pods`` are those bound to the node."""
-        now_ts = self.clock()
+        now = self.clock()
         result = Pass()
         if not self.active:
-            if self.next_restart is not None and now_ts >= self.next_restart:
+            if self.next_restart is not None and now >= self.next_restart:
                 self.start()
             return result
-        assert self.settings is not None
-        now = datetime.fromtimestamp(now_ts)
-        nodefs, imagefs = self.filesystems()
-        separate = nodefs.device != imagefs.device
-        observations = observations_from_df(nodefs.usage(), imagefs.usage())
-        verdict = evaluate(observations, self.settings.hard, imagefs_separate=separate,
-                           min_reclaim=self.settings.min_reclaim, previously_met=self.met, version=self.version)
-        met = set(verdict.met)
-        if self.settings.soft:
-            soft = evaluate(observations, self.settings.soft, imagefs_separate=separate, version=self.version)
-            self.soft_first = pressure.record_first_observed(self.soft_first, soft.met, now)
-            grace = {s: _seconds(v) for s, v in self.settings.soft_grace.items()}
-            met |= pressure.soft_thresholds_due(self.soft_first, grace, now)
-        self.met = frozenset(met)
-        conditions = {SIGNALS[s].condition for s in met}
-        self.last_observed = pressure.record_observed(self.last_observed, conditions, now)
-        before, self.in_force = self.in_force, pressure.conditions_in_force(self.last_observed, self.transition(), now)
+        assert self.manager is not None
+        observed = self.observations()
+        acting = self.manager.synchronize(observed, now)
+        before, self.in_force = self.in_force, self.manager.node_conditions
         for condition in sorted(self.in_force - before):
-            result.events.append(("Normal", *_node_event("disk_pressure" if condition == "DiskPressure" else None,
-                                                         condition, self.name)))
+            result.events.append(("Normal", *_node_event(condition, True, self.name)))
         for condition in sorted(before - self.in_force):
-            result.events.append(("Normal", *_node_event("no_disk_pressure" if condition == "DiskPressure" else None,
-                                                         condition, self.name, cleared=True)))
-        if not met:
+            result.events.append(("Normal", *_node_event(condition, False, self.name)))
+        if not acting:
             return result
-        signal = next(row.signal for row in verdict.rows if row.signal in met) if verdict.met else sorted(met)[0]
-        resource = self.resource(signal)
-        self.klog(messages.log_line("attempting_reclaim", self.version, resource=resource),
-                  EVICTION_SOURCE + ":319", "W" if self.version > (1, 20) else "I")
-        reason, type_, message = messages.NODE_EVENTS["threshold_met"]
-        result.events.append((type_, reason, message.format(resource=resource)))
-        if "delete unused images" in verdict.reclaim.get(signal, ()) and self.reclaim_images():
-            nodefs, imagefs = self.filesystems()
-            again = evaluate(observations_from_df(nodefs.usage(), imagefs.usage()), self.settings.hard,
-                             imagefs_separate=separate, version=self.version)
-            if signal not in again.met:
-                self.klog("eviction manager: able to reduce " + resource + " pressure without evicting pods.",
-                          EVICTION_SOURCE + ":334")
-                return result
-        self.klog(messages.log_line("must_evict", self.version, resource=resource), EVICTION_SOURCE + ":346")
+        # byEvictionPriority: memory first, otherwise in the order the thresholds were met
+        threshold = sorted(acting, key=lambda t: eviction.SIGNALS[t.signal][0] != "MemoryPressure")[0]
+        resource = self.resource(threshold.signal)
+        self.say("attempting", EVICTION_SOURCE + ":319", resource=resource)
+        result.events.append(("Warning", "EvictionThresholdMet", f"Attempting to reclaim {resource}"))
+        if self.reclaim_node_level(threshold):
+            self.say("reclaimed", EVICTION_SOURCE + ":334", resource=resource)
+            return result
+        self.say("must_evict", EVICTION_SOURCE + ":346", resource=resource)
         victims = [p for p in pods if (p.get("status") or {}).get("phase") in ("Pending", "Running")
-                   and not is_critical(p)]
+                   and not (self.version >= (1, 8) and is_critical(p))]
         if not victims:
-            self.klog(messages.log_line("no_pods_to_evict", self.version), EVICTION_SOURCE + ":349", "E")
+            self.say("no_pods", EVICTION_SOURCE + ":349")
             return result
         victim = sorted(victims, key=lambda p: p["metadata"].get("creationTimestamp", ""))[0]
-        row = next(r for r in verdict.rows if r.signal == signal)
-        text = messages.evicted_message(self.version, resource, str(row.threshold_bytes),
-                                        f"{(row.available or 0) // 1024}Ki")
-        self.klog(messages.log_line("pod_evicted", self.version, pod=self.pod_ref(victim)), EVICTION_SOURCE + ":375")
+        available, capacity = observed[threshold.signal]
+        text = eviction.evicted_message(self.version, resource, threshold.value.of(capacity), available)
+        if self.version > (1, 20):
+            self.klog(f'"Eviction manager: pod is evicted successfully" pod="{self.pod_ref(victim)}"',
+                      EVICTION_SOURCE + ":375")
         result.evict = (victim, text)
         return result
+
+    def reclaim_node_level(self, threshold: eviction.Threshold) -> bool:
+        """reclaimNodeLevelResources: with a dedicated imagefs only imagefs pressure deletes images
+        (buildResourceToNodeReclaimFuncs); then the thresholds met are evaluated again with min reclaim."""
+        assert self.manager is not None
+        disk = threshold.signal.split(".")[0] in ("nodefs", "imagefs", "containerfs")
+        if not disk or (threshold.signal.startswith("nodefs.") and self.separate_imagefs()):
+            return False
+        if not self.reclaim_images():
+            return False
+        return not eviction.thresholds_met(self.manager.thresholds_met, self.observations(), True)
 
     def reclaim_images(self) -> int:
         """Delete unused image layers (the image GC the eviction manager calls); bytes freed."""
@@ -298,31 +321,24 @@ class KubeletSim:
     def pod_ref(self, pod: dict) -> str:
         meta = pod["metadata"]
         if self.version <= (1, 20):
-            return f"{meta['name']}_{meta.get('namespace', 'default')}({meta.get('uid', '')})"
-        return f"{meta.get('namespace', 'default')}/{meta['name']}"
+            return f"{meta['name']}_{meta.get('namespace', 'default')}({meta.get('uid', '')})"   # format.Pod
+        return f"{meta.get('namespace', 'default')}/{meta['name']}"                            # klog.KObj
 
     # --- admission ------------------------------------------------------------------------------
     def admit(self, pod: dict) -> tuple[str, str] | None:
-        if "DiskPressure" not in self.in_force or is_critical(pod):
+        """eviction_manager.go Admit: no conditions admits; under DiskPressure everything is refused
+        (critical pods are admitted from 1.8 on)."""
+        if not self.in_force or (self.version >= (1, 8) and is_critical(pod)):
             return None
-        conditions = ",".join(sorted(self.in_force))
-        self.klog(messages.log_line("admit_refused", self.version, pod=self.pod_ref(pod), conditions=conditions),
-                  ADMIT_SOURCE, "W")
-        return messages.EVICTED_REASON, messages.ADMISSION_MESSAGE.format(conditions=conditions)
+        if self.in_force == {"MemoryPressure"} and (pod.get("spec") or {}).get("containers") and any(
+                (c.get("resources") or {}).get("requests") or (c.get("resources") or {}).get("limits")
+                for c in pod["spec"]["containers"]):
+            return None          # memory pressure refuses only BestEffort pods
+        conditions = " ".join(sorted(self.in_force))          # Go's %v of a []NodeConditionType
+        self.say("admit", ADMIT_SOURCE, pod=self.pod_ref(pod), conditions=conditions)
+        return eviction.REASON, eviction.admission_message(self.version, conditions)
 
 
-def _seconds(text: str) -> timedelta:
-    from harborbook.kubeletconfig import parse_duration
-    return parse_duration(text)
-
-
-def _node_event(key: str | None, condition: str, node: str, cleared: bool = False) -> tuple[str, str]:
-    if key is not None:
-        reason, _type, message = messages.NODE_EVENTS[key]
-        return reason, message.format(node=node)
-    status = messages.CONDITIONS[condition][1 if cleared else 0][0]
-    word = {"KubeletHasSufficientMemory": "NodeHasSufficientMemory",
-            "KubeletHasInsufficientMemory": "NodeHasInsufficientMemory",
-            "KubeletHasSufficientPID": "NodeHasSufficientPID",
-            "KubeletHasInsufficientPID": "NodeHasInsufficientPID"}.get(status, status)
-    return word, f"Node {node} status is now: {word}"
+def _node_event(condition: str, now_true: bool, node: str) -> tuple[str, str]:
+    reason = eviction.NODE_EVENT[(condition, now_true)]
+    return reason, f"Node {node} status is now: {reason}"
