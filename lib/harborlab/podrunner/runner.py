@@ -29,7 +29,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from harborbook import images
+from harborlab import images
 from harborlab import procs
 from harborlab.kube.resources import by_key
 from harborlab.programs import CATALOG, NGINX_CONFIG, Launch, LaunchError, PodLayout, Surroundings, launch_for
