@@ -12,6 +12,7 @@ per-user salt in ``user.password`` / ``user.salt``.
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets as _random
 import string
 from dataclasses import dataclass, field
@@ -68,25 +69,27 @@ def build_redis_url(
 
 
 def _int_or(text: str, default: int, minimum: int) -> int:
-    try:
-        value = int(text.strip())
-    except ValueError:
+    # Go's strconv.Atoi, as SessionInit uses it: a sign and ASCII digits only (no spaces, no '_',
+    # no other scripts' digits, 64-bit range); anything else is an error, hence the default.
+    if not re.fullmatch(r"[+-]?[0-9]+", text) or not -(2**63) <= int(text) < 2**63:
         return default
+    value = int(text)
     return value if value >= minimum else default
 
 
 def parse_redis_url(value: str) -> RedisSessionUrl:
     """Parse ``_REDIS_URL`` the way beego does (defaults included), refusing ambiguous values."""
-    fields = value.strip().split(",")
+    fields = value.split(",")  # beego neither trims the value nor its fields
     if len(fields) > 4:
         raise RedisUrlError(
             f"_REDIS_URL has {len(fields)} comma-separated fields, beego reads at most 4 "
             "(a password with a comma?)",
             hint="use a Redis password without ','",
         )
-    address = fields[0].strip()
+    address = fields[0]
     host, sep, port_text = address.rpartition(":")
-    if not sep or not host or not port_text.isdigit() or not 0 < int(port_text) < 65536:
+    if (not sep or not host or any(c.isspace() for c in host) or not port_text.isascii()
+            or not port_text.isdigit() or not 0 < int(port_text) < 65536):
         raise RedisUrlError(
             "_REDIS_URL does not start with host:port",
             hint="the format is host:port,poolsize,password,dbnum",
