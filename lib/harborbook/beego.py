@@ -24,7 +24,7 @@ DEFAULT_DB = 0
 HASH_ITERATIONS = 4096
 HASH_BYTES = 16
 SALT_LENGTH = 32
-_SALT_ALPHABET = string.ascii_letters + string.digits
+_SALT_ALPHABET = string.ascii_lowercase + string.digits  # Harbor 1.2 utils.GenerateRandomString
 
 
 class RedisUrlError(HarborbookError):
@@ -109,10 +109,11 @@ def password_hash(password: str, salt: str) -> str:
 
 
 def password_matches(password: str, salt: str, stored: str) -> bool:
-    """Constant-time check of ``password`` against a stored hash."""
-    return _random.compare_digest(password_hash(password, salt), stored.strip().lower())
+    """Constant-time check of ``password`` against a stored hash, compared exactly as Harbor 1.2's
+    ``dao.LoginByDb`` does (no trimming or case folding: a hash Harbor would refuse is refused)."""
+    return _random.compare_digest(password_hash(password, salt).encode(), stored.encode("utf-8"))
 
 
 def new_salt() -> str:
-    """A random salt like Harbor's (32 alphanumerics)."""
+    """A random salt like Harbor's (32 characters of a-z0-9)."""
     return "".join(_random.choice(_SALT_ALPHABET) for _ in range(SALT_LENGTH))
