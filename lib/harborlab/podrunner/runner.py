@@ -214,7 +214,8 @@ class PodRunner:
         mounts, problems = mount_table(container, volume_dirs)
         if problems:
             return "; ".join(problems)
-        layout = PodLayout(pod["metadata"]["name"], owned.ip, owned.directory / "root", mounts, env.env)
+        layout = PodLayout(pod["metadata"]["name"], owned.ip, owned.directory / "root", mounts, env.env,
+                           images.config_path(container, env.env))
         layout.root.mkdir(parents=True, exist_ok=True)
         owned.layout = layout
         try:
