@@ -12,6 +12,7 @@ per-user salt in ``user.password`` / ``user.salt``.
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets as _random
 import string
 from dataclasses import dataclass, field
@@ -23,7 +24,7 @@ DEFAULT_DB = 0
 HASH_ITERATIONS = 4096
 HASH_BYTES = 16
 SALT_LENGTH = 32
-_SALT_ALPHABET = string.ascii_letters + string.digits
+_SALT_ALPHABET = string.ascii_lowercase + string.digits  # Harbor 1.2 utils.GenerateRandomString
 
 
 class RedisUrlError(HarborbookError):
@@ -68,25 +69,27 @@ def build_redis_url(
 
 
 def _int_or(text: str, default: int, minimum: int) -> int:
-    try:
-        value = int(text.strip())
-    except ValueError:
+    # Go's strconv.Atoi, as SessionInit uses it: a sign and ASCII digits only (no spaces, no '_',
+    # no other scripts' digits, 64-bit range); anything else is an error, hence the default.
+    if not re.fullmatch(r"[+-]?[0-9]+", text) or not -(2**63) <= int(text) < 2**63:
         return default
+    value = int(text)
     return value if value >= minimum else default
 
 
 def parse_redis_url(value: str) -> RedisSessionUrl:
     """Parse ``_REDIS_URL`` the way beego does (defaults included), refusing ambiguous values."""
-    fields = value.strip().split(",")
+    fields = value.split(",")  # beego neither trims the value nor its fields
     if len(fields) > 4:
         raise RedisUrlError(
             f"_REDIS_URL has {len(fields)} comma-separated fields, beego reads at most 4 "
             "(a password with a comma?)",
             hint="use a Redis password without ','",
         )
-    address = fields[0].strip()
+    address = fields[0]
     host, sep, port_text = address.rpartition(":")
-    if not sep or not host or not port_text.isdigit() or not 0 < int(port_text) < 65536:
+    if (not sep or not host or any(c.isspace() for c in host) or not port_text.isascii()
+            or not port_text.isdigit() or not 0 < int(port_text) < 65536):
         raise RedisUrlError(
             "_REDIS_URL does not start with host:port",
             hint="the format is host:port,poolsize,password,dbnum",
@@ -106,10 +109,11 @@ def password_hash(password: str, salt: str) -> str:
 
 
 def password_matches(password: str, salt: str, stored: str) -> bool:
-    """Constant-time check of ``password`` against a stored hash."""
-    return _random.compare_digest(password_hash(password, salt), stored.strip().lower())
+    """Constant-time check of ``password`` against a stored hash, compared exactly as Harbor 1.2's
+    ``dao.LoginByDb`` does (no trimming or case folding: a hash Harbor would refuse is refused)."""
+    return _random.compare_digest(password_hash(password, salt).encode(), stored.encode("utf-8"))
 
 
 def new_salt() -> str:
-    """A random salt like Harbor's (32 alphanumerics)."""
+    """A random salt like Harbor's (32 characters of a-z0-9)."""
     return "".join(_random.choice(_SALT_ALPHABET) for _ in range(SALT_LENGTH))

@@ -76,7 +76,19 @@ def cert_to_pem(cert: x509.Certificate) -> bytes:
 
 
 def key_from_pem(data: bytes, source: str = "private key") -> rsa.RSAPrivateKey:
-    """Load an unencrypted RSA private key; errors name ``source``, never key material."""
+    """Load an unencrypted RSA private key; errors name ``source``, never key material.
+
+    Only PKCS#1 (``BEGIN RSA PRIVATE KEY``) is accepted: Harbor's ui loads its key with libtrust's
+    ``UnmarshalPrivateKeyPEM``, which refuses PKCS#8 ``BEGIN PRIVATE KEY`` (what OpenSSL 3's
+    ``genrsa`` writes), so every token request would fail.
+    """
+    label = data.lstrip().split(b"\n", 1)[0].strip()
+    if label.startswith(b"-----BEGIN ") and label != b"-----BEGIN RSA PRIVATE KEY-----":
+        raise KeyFormatError(
+            f"{source} is a {label[11:-5].decode('ascii', 'replace')} PEM; Harbor's ui reads only "
+            "'RSA PRIVATE KEY' (PKCS#1)",
+            hint="convert it: openssl rsa -traditional -in key.pem -out private_key.pem",
+        )
     try:
         key = serialization.load_pem_private_key(data, password=None)
     except (ValueError, TypeError) as exc:

@@ -2,5 +2,6 @@
 
 The lab is reached by the runbooks only through what a real environment offers
 (a kubeconfig, DB host:port, a Redis address, a mounted CephFS path, a node shell).
-``harborlab`` may import ``harborbook``; never the reverse.
+The lab is a witness (DESIGN.md): it follows the real systems' sources, never the product's
+code, so it does not import ``harborbook``; and ``harborbook`` never imports ``harborlab``.
 """

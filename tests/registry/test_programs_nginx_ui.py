@@ -169,6 +169,12 @@ def test_ui_launch(tmp_path):
                           "CONFIG_PATH": "/etc/ui/app.conf", "_REDIS_URL": "r"}
 
 
+def test_ui_reads_its_key_from_etc_ui_whatever_config_path_says(tmp_path):
+    # Harbor 1.2 authutils.go: privateKey = "/etc/ui/private_key.pem", not relative to CONFIG_PATH.
+    pod = PodLayout("ui-1", "127.77.0.5", tmp_path, env={"CONFIG_PATH": "/etc/harbor/app.conf"})
+    assert ui_launch(pod, {}, python="/py").argv[4] == str(tmp_path / "etc/ui")
+
+
 def test_catalog_launches_each_image_the_same_way(tmp_path):
     from harborlab.programs import CATALOG, Surroundings, launch_for
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 
 import pytest
 
@@ -112,6 +113,19 @@ def test_config_at_the_stock_2017_path_is_ignored(pod, tmp_path):
     assert launch.env["REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY"] == str(pod.root / "var/lib/registry")
     assert not any(k.startswith("REGISTRY_AUTH") for k in launch.env)
     assert any("built-in example config" in n for n in launch.notes)
+
+
+def test_a_container_naming_its_config_is_run_with_it(pod, tmp_path):
+    # args: [serve, /etc/docker/registry/config.yml] (harborlab.images.config_path) -> that file.
+    _write(pod, "/etc/docker/registry/config.yml", HARBOR_CONFIG)
+    named = dataclasses.replace(pod, config_path="/etc/docker/registry/config.yml")
+    launch = registry_launch(named)
+    assert launch.argv[-1] == str(pod.root / "etc/docker/registry/config.yml") and launch.files == {}
+
+
+def test_a_named_config_that_is_missing_stops_the_container(pod):
+    with pytest.raises(LaunchError, match="open /etc/docker/registry/config.yml"):
+        registry_launch(dataclasses.replace(pod, config_path="/etc/docker/registry/config.yml"))
 
 
 def test_invalid_yaml_is_a_launch_error(pod):

@@ -17,20 +17,24 @@ PARSE = [
     ("redis:6379,-5,,3", RedisSessionUrl("redis", 6379, 100, "", 3)),
     ("redis:6379,20,,x", RedisSessionUrl("redis", 6379, 20, "", 0)),
     ("redis:6379,20,pw,-1", RedisSessionUrl("redis", 6379, 20, "pw", 0)),
-    (" redis:6379,abc,pw,1 ", RedisSessionUrl("redis", 6379, 100, "pw", 1)),
+    ("redis:6379,abc,pw,1", RedisSessionUrl("redis", 6379, 100, "pw", 1)),
+    # beego trims nothing and strconv.Atoi takes no spaces: " 1 " is not a db number (so 0).
+    ("redis:6379,20,pw, 1 ", RedisSessionUrl("redis", 6379, 20, "pw", 0)),
 ]
 
 
 @pytest.mark.parametrize(("text", "expected"), PARSE, ids=[
-    "full", "address-only", "empty-pool", "zero-pool", "negative-pool", "bad-db", "negative-db", "junk-pool"])
+    "full", "address-only", "empty-pool", "zero-pool", "negative-pool", "bad-db", "negative-db", "junk-pool",
+    "spaced-db"])
 def test_parse(text, expected):
     parsed = parse_redis_url(text)
     assert parsed == expected
     assert parsed.password == expected.password
 
 
-@pytest.mark.parametrize("text", ["redis", "redis:port", ":6379", "h:6379,1,a,b,c", "h:99999"],
-                         ids=["no-port", "port-not-number", "no-host", "comma-in-password", "port-range"])
+@pytest.mark.parametrize("text", ["redis", "redis:port", ":6379", "h:6379,1,a,b,c", "h:99999", " redis:6379"],
+                         ids=["no-port", "port-not-number", "no-host", "comma-in-password", "port-range",
+                              "spaced-host"])
 def test_parse_rejects(text):
     with pytest.raises(RedisUrlError):
         parse_redis_url(text)

@@ -65,7 +65,9 @@ def _remote_path(value: Any) -> str:
         raise PydanticCustomError("abs_path", "expected an absolute path such as /apps/harbor-k8s")
     if "\x00" in value or any(part == ".." for part in value.split("/")):
         raise PydanticCustomError("path_traversal", "'..' is not allowed in this path")
-    return posixpath.normpath(value)
+    # normpath keeps exactly two leading slashes (POSIX leaves "//x" implementation-defined);
+    # Linux, and so every container, reads "//etc/registry" as "/etc/registry".
+    return "/" + posixpath.normpath(value).lstrip("/")
 
 
 # A path on another system (inside CephFS, inside a container): absolute, no '..'.

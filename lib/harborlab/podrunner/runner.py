@@ -29,7 +29,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from harborbook import images
+from harborlab import images
 from harborlab import procs
 from harborlab.kube.resources import by_key
 from harborlab.programs import CATALOG, NGINX_CONFIG, Launch, LaunchError, PodLayout, Surroundings, launch_for
@@ -214,7 +214,8 @@ class PodRunner:
         mounts, problems = mount_table(container, volume_dirs)
         if problems:
             return "; ".join(problems)
-        layout = PodLayout(pod["metadata"]["name"], owned.ip, owned.directory / "root", mounts, env.env)
+        layout = PodLayout(pod["metadata"]["name"], owned.ip, owned.directory / "root", mounts, env.env,
+                           images.config_path(container, env.env))
         layout.root.mkdir(parents=True, exist_ok=True)
         owned.layout = layout
         try:

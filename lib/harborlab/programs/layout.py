@@ -26,7 +26,8 @@ class PodLayout:
 
     ``root`` holds the pod's ConfigMap/Secret files at their mountPaths (``/etc/ui/key`` is
     ``root/etc/ui/key``); ``volumes`` maps each PVC (or hostPath) mountPath to its host
-    directory; ``env`` is the container's environment as applied.
+    directory; ``env`` is the container's environment as applied; ``config_path`` the config
+    file its command names, when the runner knows it.
     """
 
     name: str
@@ -34,6 +35,9 @@ class PodLayout:
     root: Path
     volumes: Mapping[str, Path] = field(default_factory=dict)
     env: Mapping[str, str] = field(default_factory=dict)
+    # The file the container's program opens, from its image, command, args and env
+    # (harborlab.images.config_path); None: the image's default.
+    config_path: str | None = None
 
     def host_path(self, container_path: str) -> Path:
         """Where ``container_path`` is on the host: in a volume's directory or under the root."""

@@ -26,16 +26,17 @@ def nginx_launch(
     program: str = "nginx",
 ) -> Launch:
     """Debian's nginx with the pod's ``nginx.conf``, translated by :mod:`.nginxconf`."""
-    source = pod.host_path(NGINX_CONFIG)
+    wanted = pod.config_path or NGINX_CONFIG  # nginx -c, else the compiled-in --conf-path
+    source = pod.host_path(wanted)
     if not source.is_file():
         raise LaunchError(
-            f"pod {pod.name}: no nginx.conf at {NGINX_CONFIG}",
+            f"pod {pod.name}: no nginx.conf at {wanted}",
             hint="mount the nginx ConfigMap at /etc/nginx",
         )
     runtime = pod.runtime / "nginx"
     rules = nginxconf.Rules(
         pod_ip=pod.ip,
-        conf_dir=str(PurePosixPath(NGINX_CONFIG).parent),
+        conf_dir=str(PurePosixPath(wanted).parent),  # nginx's conf prefix: the config's directory
         host_path=lambda p: str(pod.host_path(p)),
         endpoints=endpoints,
         runtime=str(runtime),
@@ -44,7 +45,7 @@ def nginx_launch(
     try:
         text, notes = nginxconf.translate(source.read_text(), rules)
     except nginxconf.ConfSyntaxError as exc:
-        raise LaunchError(f"pod {pod.name}: {NGINX_CONFIG}: {exc}") from None
+        raise LaunchError(f"pod {pod.name}: {wanted}: {exc}") from None
     conf = runtime / "nginx.conf"
     port = nginxconf.first_listen_port(text) or 80
     return Launch(

@@ -14,6 +14,7 @@ are rewritten the same way and passed as one YAML value (distribution parses a w
 from __future__ import annotations
 
 import io
+import posixpath
 from pathlib import Path
 from typing import Mapping, Sequence
 
@@ -129,17 +130,23 @@ def registry_launch(
     pod: PodLayout, endpoints: Mapping[str, Sequence[str]] = {}, program: str = "docker-registry"
 ) -> Launch:
     """``docker-registry serve`` as the 2.6.2-photon image would run in ``pod``."""
-    mounted = pod.host_path(REGISTRY_CONFIG)
+    wanted = pod.config_path or REGISTRY_CONFIG  # the image's CMD unless the container names another
+    mounted = pod.host_path(wanted)
     notes: list[str] = []
     files: dict[Path, str] = {}
     if mounted.is_file():
         config_path, text = mounted, mounted.read_text()
-        notes.append(f"config: {REGISTRY_CONFIG} (mounted)")
-    else:
+        notes.append(f"config: {wanted} (mounted)")
+    elif wanted == REGISTRY_CONFIG:
         config_path = pod.runtime / "registry" / "example-config.yml"
         text = REGISTRY_EXAMPLE_CONFIG
         files[config_path] = text
         notes.append(f"config: nothing at {REGISTRY_CONFIG}: the image's built-in example config")
+    else:
+        # Only /etc/registry/config.yml is in the image; distribution's resolveConfiguration
+        # then fails to open the named file, and the container exits.
+        raise LaunchError(f"pod {pod.name}: open {wanted}: no such file or directory",
+                          hint=f"mount the registry config at {posixpath.dirname(wanted)}")
     config = load_yaml(text, str(config_path))
     env, translated = registry_overrides(config, pod, endpoints)
     storage = env.get("REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY")

@@ -1,7 +1,8 @@
 """The ui pod: ``vmware/harbor-ui:v1.2.0`` run as the lab's stand-in, ``python -m harborlab.ui``.
 
-``--config-dir`` is the host path of ``dirname($CONFIG_PATH)`` (``/etc/ui``, holding
-``private_key.pem``), ``--listen`` the pod IP and the container port (80). The environment is
+``--config-dir`` is the host path of ``/etc/ui``, where Harbor 1.2's ui reads its token key
+whatever ``CONFIG_PATH`` says (``src/ui/service/token/authutils.go``: ``privateKey =
+"/etc/ui/private_key.pem"``, a constant; ``harborlab.images``), ``--listen`` the pod IP and the container port (80). The environment is
 the pod's own plus the adminserver's database settings and admin password: the real ui asks
 the adminserver for them at run time; the stand-in is handed the same values at start.
 """
@@ -9,12 +10,12 @@ the adminserver for them at run time; the stand-in is handed the same values at 
 from __future__ import annotations
 
 import sys
-from pathlib import PurePosixPath
 from typing import Mapping
 
 from .layout import Launch, PodLayout
 
 UI_CONFIG = "/etc/ui/app.conf"
+KEY_DIR = "/etc/ui"  # dirname of authutils.go's privateKey
 # What the ui takes from the adminserver's configuration.
 ADMINSERVER_KEYS = ("MYSQL_HOST", "MYSQL_PORT", "MYSQL_USR", "MYSQL_PWD", "MYSQL_DATABASE",
                     "HARBOR_ADMIN_PASSWORD", "TOKEN_EXPIRATION")
@@ -27,7 +28,7 @@ def ui_launch(
     python: str = sys.executable,
 ) -> Launch:
     """The ui stand-in for ``pod``, given the adminserver's configuration."""
-    config_dir = pod.host_path(str(PurePosixPath(pod.env.get("CONFIG_PATH", UI_CONFIG)).parent))
+    config_dir = pod.host_path(KEY_DIR)
     env = {**{k: adminserver_env[k] for k in ADMINSERVER_KEYS if k in adminserver_env}, **pod.env}
     return Launch(
         argv=[python, "-m", "harborlab.ui", "--config-dir", str(config_dir), "--listen", f"{pod.ip}:{port}"],

@@ -14,10 +14,9 @@ from pathlib import Path
 
 from aiohttp import web
 
-from harborbook.errors import HarborbookError
-
 from .app import build_app
 from .sessions import RedisSessions, open_store
+from .errors import LabError
 from .settings import load_settings
 from .users import UserStore
 
@@ -44,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
         sessions = open_store(settings.redis)
         if isinstance(sessions, RedisSessions):
             sessions.ping()
-    except HarborbookError as exc:
+    except LabError as exc:
         print(f"ui: {exc.render()}", file=sys.stderr)
         return 2
     host, port = args.listen

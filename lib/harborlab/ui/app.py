@@ -17,8 +17,7 @@ import time
 
 from aiohttp import web
 
-from harborbook.errors import HarborbookError
-
+from .errors import LabError
 from .sessions import COOKIE_NAME, new_session_id
 from .settings import UiSettings
 from .tokens import issue_token
@@ -50,7 +49,7 @@ def _basic_credentials(header: str | None) -> tuple[str, str] | None:
     return (user, password) if sep else None
 
 
-def _unavailable(exc: HarborbookError) -> web.Response:
+def _unavailable(exc: LabError) -> web.Response:
     # The message names the backend and address, never a credential.
     log.error("%s", exc.render())
     return web.json_response({"error": exc.message}, status=503)
@@ -70,7 +69,7 @@ async def login(request: web.Request) -> web.Response:
         sid = new_session_id()
         await asyncio.to_thread(request.app[SESSIONS].save, sid,
                                 {"userId": user.user_id, "username": user.username})
-    except HarborbookError as exc:
+    except LabError as exc:
         return _unavailable(exc)
     response = web.Response(status=200)
     response.set_cookie(COOKIE_NAME, sid, path="/", httponly=True)
@@ -86,7 +85,7 @@ async def current_user(request: web.Request) -> web.Response:
         if not data or "userId" not in data:
             return web.Response(status=401)
         user = await asyncio.to_thread(request.app[USERS].by_id, int(data["userId"]))
-    except HarborbookError as exc:
+    except LabError as exc:
         return _unavailable(exc)
     if user is None:
         return web.Response(status=401)
@@ -102,7 +101,7 @@ async def token(request: web.Request) -> web.Response:
     if credentials is not None:
         try:
             user = await asyncio.to_thread(request.app[USERS].authenticate, *credentials)
-        except HarborbookError as exc:
+        except LabError as exc:
             return _unavailable(exc)
         if user is None:
             return web.json_response({"errors": [{"code": "UNAUTHORIZED", "message": "invalid credentials"}]},

@@ -15,11 +15,15 @@ from pathlib import Path
 
 import pytest
 
-from harborbook import tokenkeys
-from harborbook.beego import build_redis_url
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.x509.oid import NameOID
 
 from ..programs import PodLayout, ui_launch
 from .backing import PrivateMariaDB, PrivateRedis, Processes, loopback_block
+from .libtrust import key_id
+from .redisurl import format_save_path
 
 ADMIN_PASSWORD = "Harbor12345-lab"
 REQUIRED_PROGRAMS = ("mariadbd", "mariadb-install-db", "redis-server", "docker-registry", "nginx")
@@ -47,11 +51,25 @@ class TokenKeys:
     kid: str
 
 
+def make_token_keys(bits: int = 4096, now: dt.datetime | None = None) -> TokenKeys:
+    """What Harbor 1.2's ``make/prepare`` ``create_root_cert`` made: ``openssl genrsa 4096`` (a
+    PKCS#1 key, the form libtrust reads) and ``openssl req -new -x509 -days 3650`` from it."""
+    now = now or dt.datetime.now(dt.timezone.utc)
+    key = rsa.generate_private_key(public_exponent=65537, key_size=bits)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "harbor-token-issuer")])
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(minutes=5))
+            .not_valid_after(now + dt.timedelta(days=3650))
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)  # openssl's v3_ca
+            .sign(key, hashes.SHA256()))
+    key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL,
+                                serialization.NoEncryption())
+    return TokenKeys(key_pem, cert.public_bytes(serialization.Encoding.PEM), key_id(key.public_key()))
+
+
 @pytest.fixture(scope="session")
 def token_keys() -> TokenKeys:
-    key = tokenkeys.generate_key()  # the production size: 4096 bits
-    cert = tokenkeys.self_signed_cert(key, dt.datetime.now(dt.timezone.utc))
-    return TokenKeys(tokenkeys.key_to_pem(key), tokenkeys.cert_to_pem(cert), tokenkeys.key_id(key.public_key()))
+    return make_token_keys()  # the production size: 4096 bits
 
 
 @pytest.fixture(scope="session")
@@ -80,7 +98,7 @@ def redis_server():
 
 @pytest.fixture
 def redis_url(redis_server) -> str:
-    return build_redis_url("127.0.0.1", redis_server.port, redis_server.password, db=3)
+    return format_save_path("127.0.0.1", redis_server.port, redis_server.password, db=3)
 
 
 @pytest.fixture

@@ -16,8 +16,8 @@ from typing import Callable, Protocol
 
 import redis
 
-from harborbook.beego import RedisSessionUrl
-from harborbook.errors import TransportError
+from .errors import BackendError
+from .redisurl import SessionSavePath, split_host_port
 
 COOKIE_NAME = "beegosessionID"
 LIFETIME_SECONDS = 3600  # beego's default sessiongcmaxlifetime
@@ -64,16 +64,17 @@ class RedisSessions:
 
     kind = "redis"
 
-    def __init__(self, url: RedisSessionUrl, lifetime: int = LIFETIME_SECONDS):
+    def __init__(self, url: SessionSavePath, lifetime: int = LIFETIME_SECONDS):
         self._lifetime = lifetime
         self._address = url.address
+        host, port = split_host_port(url.address)  # what redis.Dial("tcp", address) accepts
         self._client = redis.Redis(
-            host=url.host, port=url.port, password=url.password or None, db=url.db,
+            host=host or "localhost", port=port, password=url.password or None, db=url.db,
             max_connections=url.pool_size, socket_timeout=5, socket_connect_timeout=5,
         )
 
-    def _fail(self, exc: Exception) -> TransportError:
-        return TransportError(
+    def _fail(self, exc: Exception) -> BackendError:
+        return BackendError(
             f"session store redis at {self._address}: {type(exc).__name__}",
             hint="check _REDIS_URL (address, password, db) and that Redis is running",
         )
@@ -106,6 +107,6 @@ class RedisSessions:
         self._client.close()
 
 
-def open_store(url: RedisSessionUrl | None) -> MemorySessions | RedisSessions:
+def open_store(url: SessionSavePath | None) -> MemorySessions | RedisSessions:
     """Redis when a URL is given, memory otherwise."""
     return RedisSessions(url) if url is not None else MemorySessions()

@@ -1,10 +1,11 @@
 """What the ui stand-in reads at start: its config directory and its environment.
 
-Like Harbor 1.2's ui: files under ``/etc/ui`` (``private_key.pem`` signs tokens, ``app.conf``
-and ``key`` are accepted as they are), ``_REDIS_URL`` for sessions. The real ui asks the
-adminserver for its database settings; the stand-in is given the adminserver's ``MYSQL_*``
-and ``HARBOR_ADMIN_PASSWORD`` directly in its environment (the lab copies them from the
-adminserver's ConfigMap and Secret), which is the same data by a shorter road.
+Like Harbor 1.2's ui: files under ``/etc/ui`` (``private_key.pem`` signs tokens, read as libtrust
+reads it; ``app.conf`` and ``key`` are accepted as they are), ``_REDIS_URL`` for sessions: any
+non-empty value, untrimmed, selects Redis (Harbor ``src/ui/main.go``), read as beego reads it
+(:mod:`.redisurl`). The real ui asks the adminserver for its database settings; the stand-in is
+given the adminserver's ``MYSQL_*`` and ``HARBOR_ADMIN_PASSWORD`` directly in its environment
+(the lab copies them from the adminserver's ConfigMap and Secret): the same data, a shorter road.
 """
 
 from __future__ import annotations
@@ -15,17 +16,13 @@ from typing import Mapping
 
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from harborbook.beego import RedisSessionUrl, parse_redis_url
-from harborbook.errors import HarborbookError
-from harborbook.tokenkeys import key_from_pem
-
+from ..errors import LabError
+from .errors import UiConfigError
+from .libtrust import load_private_key
+from .redisurl import SessionSavePath, parse_save_path
 from .tokens import DEFAULT_EXPIRATION_MINUTES
 
 PRIVATE_KEY_FILE = "private_key.pem"
-
-
-class UiConfigError(HarborbookError):
-    """The stand-in cannot start with the configuration it was given."""
 
 
 @dataclass(frozen=True)
@@ -43,7 +40,7 @@ class UiSettings:
     signing_key: rsa.RSAPrivateKey = field(repr=False)
     database: DatabaseSettings
     admin_password: str | None = field(default=None, repr=False)
-    redis: RedisSessionUrl | None = None
+    redis: SessionSavePath | None = None
     token_expiration_minutes: int = DEFAULT_EXPIRATION_MINUTES
 
 
@@ -61,7 +58,9 @@ def load_settings(config_dir: Path, env: Mapping[str, str]) -> UiSettings:
     """Read ``config_dir`` and ``env``; every problem is a ``UiConfigError`` naming the input."""
     key_path = config_dir / PRIVATE_KEY_FILE
     try:
-        key = key_from_pem(key_path.read_bytes(), source=str(key_path))
+        key = load_private_key(key_path.read_bytes(), source=str(key_path))
+    except LabError as exc:
+        raise UiConfigError(exc.message, hint=exc.hint) from None
     except FileNotFoundError:
         raise UiConfigError(
             f"{key_path} does not exist",
@@ -77,7 +76,7 @@ def load_settings(config_dir: Path, env: Mapping[str, str]) -> UiSettings:
         password=env.get("MYSQL_PWD", ""),
         database=env.get("MYSQL_DATABASE", "registry") or "registry",
     )
-    redis_text = env.get("_REDIS_URL", "").strip()
+    redis_text = env.get("_REDIS_URL", "")
     expiration_text = env.get("TOKEN_EXPIRATION", "")
     expiration = int(expiration_text) if expiration_text.isdigit() else DEFAULT_EXPIRATION_MINUTES
     return UiSettings(
@@ -85,6 +84,6 @@ def load_settings(config_dir: Path, env: Mapping[str, str]) -> UiSettings:
         signing_key=key,
         database=database,
         admin_password=env.get("HARBOR_ADMIN_PASSWORD") or None,
-        redis=parse_redis_url(redis_text) if redis_text else None,
+        redis=parse_save_path(redis_text) if redis_text else None,
         token_expiration_minutes=expiration,
     )

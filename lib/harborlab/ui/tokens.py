@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-from harborbook.tokenkeys import key_id
+from .libtrust import key_id  # libtrust util.go keyIDFromCryptoKey, as makeTokenCore uses it
 
 ISSUER = "harbor-token-issuer"
 DEFAULT_EXPIRATION_MINUTES = 30  # TOKEN_EXPIRATION in the adminserver's configuration

@@ -1,9 +1,9 @@
 """Users as Harbor 1.2 keeps them: the ``user`` table of the external database.
 
-Passwords are checked the Harbor 1.2 way (``harborbook.beego.password_hash`` with the row's
-salt). On first start the ui gives the admin (user 1) the password from
-``HARBOR_ADMIN_PASSWORD`` when its stored salt is empty, exactly once: later restarts with a
-different value change nothing, as in Harbor.
+Passwords are checked the Harbor 1.2 way (:mod:`.passwords`, from ``dao.LoginByDb``). On first
+start the ui gives the admin (user 1) the password from ``HARBOR_ADMIN_PASSWORD`` when its stored
+salt is empty, exactly once, with a fresh salt (Harbor ``src/ui/main.go`` ``updateInitPassword``
+then ``dao.ChangeUserPassword``): later restarts with a different value change nothing.
 """
 
 from __future__ import annotations
@@ -12,9 +12,8 @@ from dataclasses import dataclass
 
 import pymysql
 
-from harborbook.beego import new_salt, password_hash, password_matches
-from harborbook.errors import TransportError
-
+from .errors import BackendError
+from .passwords import encrypt, login_matches, random_salt
 from .settings import DatabaseSettings
 
 ADMIN_USER_ID = 1
@@ -74,7 +73,7 @@ class UserStore:
             )
         except pymysql.MySQLError as exc:
             # pymysql messages name user and host, never the password.
-            raise TransportError(
+            raise BackendError(
                 f"cannot connect to the database {s.database} at {s.host}:{s.port} as {s.user}: "
                 f"{exc.args[-1] if exc.args else type(exc).__name__}",
                 hint="check MYSQL_* in the adminserver configuration and the database's grants",
@@ -103,13 +102,9 @@ class UserStore:
 
     def authenticate(self, principal: str, password: str) -> User | None:
         """The user named (or e-mailed) ``principal`` if ``password`` is theirs, else None."""
-        if not principal or not password:
-            return None
         row = self._row("(username = %s OR email = %s) AND deleted = 0", (principal, principal))
-        if row is None or not row[7]:
-            return None  # no such user, or never given a password (empty salt)
-        if not password_matches(password, row[7], row[3] or ""):
-            return None
+        if row is None or not login_matches(row[3] or "", password, row[7] or ""):
+            return None  # no such user, or the wrong password (LoginByDb: nil, nil)
         return self._user(row)
 
     def by_id(self, user_id: int) -> User | None:
@@ -123,11 +118,12 @@ class UserStore:
         conn = self._connect()
         try:
             with conn.cursor() as cur:
-                salt = new_salt()
+                salt = random_salt()
+                # GetUser reads non-deleted users only; a NULL salt scans as "" in Go.
                 changed = cur.execute(
                     "UPDATE `user` SET salt = %s, password = %s, update_time = NOW() "
-                    "WHERE user_id = %s AND (salt IS NULL OR salt = '')",
-                    (salt, password_hash(password, salt), ADMIN_USER_ID),
+                    "WHERE user_id = %s AND deleted = 0 AND (salt IS NULL OR salt = '')",
+                    (salt, encrypt(password, salt), ADMIN_USER_ID),
                 )
                 return bool(changed)
         finally:

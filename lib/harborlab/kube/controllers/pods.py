@@ -12,7 +12,7 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import Callable
 
-from harborbook import images
+from harborlab import images
 
 from ..cluster import Cluster
 from ..nodes import node_index
