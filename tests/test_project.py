@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import tomllib
@@ -33,6 +34,34 @@ def test_harborbook_never_imports_harborlab():
     result = subprocess.run([str(lint), "--config", str(ROOT / "pyproject.toml")], cwd=ROOT,
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_import_contracts_catch_a_violation(tmp_path):
+    """The contracts as written in pyproject.toml fail on a lab module that imports the product
+    (and on the reverse), shown on a two-package tree: the control for the test above."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["importlinter"]
+    contracts = [c for c in project["contracts"] if c["type"] == "forbidden"]
+    config = ['[importlinter]', 'root_packages =', '    harborbook', '    harborlab']
+    for i, contract in enumerate(contracts):
+        config += [f"[importlinter:contract:{i}]", f"name = {contract['name']}", "type = forbidden",
+                   "source_modules =", *(f"    {m}" for m in contract["source_modules"]),
+                   "forbidden_modules =", *(f"    {m}" for m in contract["forbidden_modules"])]
+    (tmp_path / ".importlinter").write_text("\n".join(config) + "\n")
+    lint = Path(sys.executable).with_name("lint-imports")
+
+    def lint_with(lab_code: str, product_code: str) -> subprocess.CompletedProcess:
+        for package, code in (("harborlab", lab_code), ("harborbook", product_code)):
+            (tmp_path / package).mkdir(exist_ok=True)
+            (tmp_path / package / "__init__.py").write_text("")
+            (tmp_path / package / "module.py").write_text(code)
+        return subprocess.run([str(lint), "--config", str(tmp_path / ".importlinter"), "--no-cache"], cwd=tmp_path,
+                              capture_output=True, text=True, timeout=120, env={**os.environ, "PYTHONPATH": str(tmp_path)})
+
+    assert lint_with("import json\n", "import json\n").returncode == 0
+    broken = lint_with("from harborbook import module\n", "import json\n")
+    assert broken.returncode != 0 and "harborlab never imports harborbook" in broken.stdout, broken.stdout
+    reverse = lint_with("import json\n", "import harborlab.module\n")
+    assert reverse.returncode != 0 and "harborbook never imports harborlab" in reverse.stdout, reverse.stdout
 
 
 def notebooks() -> list[Path]:
