@@ -24,7 +24,8 @@
 # claims are Bound. Re-running it changes nothing.
 
 # %%
-from harborbook import runbook, storage
+from harborbook import runbook
+from harborbook.steps import storage
 from harborbook.kube import Kube
 
 # %% tags=["parameters"]

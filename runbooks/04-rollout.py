@@ -25,7 +25,8 @@
 # each pod waits (its phase, reason and latest events) instead of only "timed out".
 
 # %%
-from harborbook import configure, rollout, runbook
+from harborbook import runbook
+from harborbook.steps import configure, rollout
 from harborbook.kube import Kube
 
 # %% tags=["parameters"]

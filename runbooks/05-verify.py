@@ -26,7 +26,8 @@
 # table.
 
 # %%
-from harborbook import runbook, verify
+from harborbook import runbook
+from harborbook.steps import verify
 from harborbook.kube import Kube
 
 # %% tags=["parameters"]

@@ -29,7 +29,8 @@
 # when `apply: true`, with backups and a rollback.
 
 # %%
-from harborbook import nodepressure, nodeshell, runbook
+from harborbook import nodeshell, runbook
+from harborbook.steps import nodepressure
 from harborbook.kube import Kube
 
 # %% tags=["parameters"]

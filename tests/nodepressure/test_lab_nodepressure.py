@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from harborbook import nodepressure
+from harborbook.steps import nodepressure
 from harborbook.errors import RunbookError
 from harborbook.eviction.remedy import edit
 from harborbook.kube import Kube

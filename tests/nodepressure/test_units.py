@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from harborbook.errors import HarborbookError
-from harborbook.nodepressure import clusterview
-from harborbook.nodepressure.inforce import _normal
-from harborbook.nodepressure.observe import parse_df
+from harborbook.steps.nodepressure import clusterview
+from harborbook.steps.nodepressure.inforce import _normal
+from harborbook.steps.nodepressure.observe import parse_df
 
 
 @pytest.mark.parametrize(

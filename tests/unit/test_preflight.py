@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from harborbook import preflight
-from harborbook.preflight import Check
+from harborbook.steps import preflight
+from harborbook.steps.preflight import Check
 
 READY = {"type": "Ready", "status": "True"}
 

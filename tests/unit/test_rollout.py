@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from harborbook import rollout
+from harborbook.steps import rollout
 
 
 def test_ordered_puts_config_before_services_before_workloads():

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from harborbook import params, storage
+from harborbook import params
+from harborbook.steps import storage
 from harborbook.errors import RunbookError
 
 MOUNTINFO = """\

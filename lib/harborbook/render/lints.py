@@ -315,7 +315,7 @@ def run_all(manifests: Iterable[dict], params: Params, *, catalog: Mapping[str, 
     ``claim_modes`` defaults to the claims 01-cephfs-storage creates (ReadWriteMany);
     ``secrets`` (name -> value) are looked for inside ConfigMaps.
     """
-    from .. import storage
+    from ..steps import storage
 
     manifests = list(manifests)
     if claim_modes is None:

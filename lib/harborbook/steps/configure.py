@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import render
-from .errors import RunbookError
-from .render import Level
-from .runbook import Status, StepResult
+from .. import render
+from ..errors import RunbookError
+from ..render import Level
+from ..runbook import Status, StepResult
 
 GENERATED = render.STORED_SECRET_NAME
 

@@ -16,8 +16,8 @@ from typing import Iterator
 
 import pandas as pd
 
-from . import db
-from .runbook import Status, StepResult
+from .. import db
+from ..runbook import Status, StepResult
 
 
 def _login(target) -> db.Login:

@@ -14,9 +14,10 @@ from typing import Iterable
 
 import pandas as pd
 
-from . import beego, storage
-from .errors import HarborbookError
-from .runbook import Status, StepResult
+from .. import beego
+from . import storage
+from ..errors import HarborbookError
+from ..runbook import Status, StepResult
 
 COLUMNS = ["area", "check", "status", "detail", "hint"]
 
@@ -186,7 +187,7 @@ def cephfs(params) -> StepResult:
 # ------------------------------------------------------------------ databases
 def source_database(params) -> StepResult:
     """The source database answers and holds a Harbor 1.2 schema."""
-    from . import db
+    from .. import db
 
     src = params.database.source
 
@@ -218,7 +219,7 @@ def source_database(params) -> StepResult:
 
 def target_database(params) -> StepResult:
     """The target cluster answers with the admin credentials and is healthy."""
-    from . import db
+    from .. import db
 
     tgt = params.database.target
 

@@ -12,8 +12,8 @@ from collections import Counter
 
 import pandas as pd
 
-from .errors import RunbookError
-from .runbook import Status, StepResult
+from ..errors import RunbookError
+from ..runbook import Status, StepResult
 
 ORDER = {"Namespace": 0, "Secret": 1, "ConfigMap": 1, "Service": 2, "Deployment": 3}
 WAITING_REASONS = ("FailedScheduling", "FailedMount", "ErrImagePull", "ImagePullBackOff", "CrashLoopBackOff", "BackOff",

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from .errors import RunbookError
-from .runbook import Status, StepResult
+from ..errors import RunbookError
+from ..runbook import Status, StepResult
 
 CEPH_FSTYPES = {"ceph", "fuse.ceph-fuse"}
 VOLUMES = ("log", "registry")  # the PV label `type` and the directory name under storage.root

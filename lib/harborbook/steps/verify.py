@@ -21,10 +21,10 @@ from pathlib import Path
 import pandas as pd
 
 from . import rollout
-from .errors import HarborbookError, TransportError
-from .registry import RegistryClient, build_image, compare_pull, find_challenge
-from .runbook import Status, StepResult
-from .secrets import mask
+from ..errors import HarborbookError, TransportError
+from ..registry import RegistryClient, build_image, compare_pull, find_challenge
+from ..runbook import Status, StepResult
+from ..secrets import mask
 
 COLUMNS = ["check", "status", "detail", "hint"]
 SESSION_COOKIE = "beegosessionID"

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from harborbook.kubeletconfig import flag_value, kubelet_root_dir
+from harborbook.kubelet.config import flag_value, kubelet_root_dir
 
 if TYPE_CHECKING:
     from .simulator import KubeletSim

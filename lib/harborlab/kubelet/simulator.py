@@ -24,11 +24,11 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Callable
 
-from harborbook import systemd
+from harborbook.kubelet import systemd
 from harborbook.eviction import evaluate, observations_from_df, resource_name
 from harborbook.eviction import logline, messages, pressure
 from harborbook.eviction.signals import SIGNALS, KubeletVersion
-from harborbook.kubeletconfig import (EvictionSettings, KubeletConfigError, containerd_root, docker_data_root,
+from harborbook.kubelet.config import (EvictionSettings, KubeletConfigError, containerd_root, docker_data_root,
                                       effective_eviction, kubelet_root_dir)
 from harborlab.nodes import files
 from harborlab.nodes.bin import nodeclient
@@ -312,7 +312,7 @@ class KubeletSim:
 
 
 def _seconds(text: str) -> timedelta:
-    from harborbook.kubeletconfig import parse_duration
+    from harborbook.kubelet.config import parse_duration
     return parse_duration(text)
 
 

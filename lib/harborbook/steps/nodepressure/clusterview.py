@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from ..runbook import Status, StepResult
+from ...runbook import Status, StepResult
 
 CONDITIONS = ("Ready", "DiskPressure", "MemoryPressure", "PIDPressure")
 EVENT_REASONS = ("EvictionThresholdMet", "NodeHasDiskPressure", "NodeHasNoDiskPressure", "FreeDiskSpaceFailed",

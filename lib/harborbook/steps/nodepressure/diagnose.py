@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pandas as pd
 
-from ..eviction import evaluate
-from ..eviction.verdict import human
-from ..runbook import Status, StepResult
+from ...eviction import evaluate
+from ...eviction.verdict import human
+from ...runbook import Status, StepResult
 
 COLUMNS = ["signal", "available", "capacity", "used %", "threshold", "threshold bytes", "met", "margin"]
 

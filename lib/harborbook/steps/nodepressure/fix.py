@@ -14,11 +14,11 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from ..errors import RunbookError
-from ..eviction import edit_config_yaml, edit_dropin, edit_env_file, plan_threshold, thresholds_from_log
-from ..eviction.remedy import headroom_bytes
-from ..eviction.verdict import human
-from ..runbook import Status, StepResult
+from ...errors import RunbookError
+from ...eviction import edit_config_yaml, edit_dropin, edit_env_file, plan_threshold, thresholds_from_log
+from ...eviction.remedy import headroom_bytes
+from ...eviction.verdict import human
+from ...runbook import Status, StepResult
 from .inforce import _normal, _show, thresholds_in_force
 from .observe import observe
 

@@ -10,11 +10,11 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pandas as pd
 
-from .. import kubeletconfig
-from ..errors import HarborbookError
-from ..eviction import evaluate, observations_from_summary
-from ..eviction.verdict import human
-from ..runbook import Status, StepResult
+from ...kubelet import config as kubeletconfig
+from ...errors import HarborbookError
+from ...eviction import evaluate, observations_from_summary
+from ...eviction.verdict import human
+from ...runbook import Status, StepResult
 
 
 def scan_node(kube, node: dict) -> dict:

@@ -15,11 +15,11 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from .. import kubeletconfig, systemd
-from ..errors import HarborbookError
-from ..eviction import default_hard, thresholds_from_log
-from ..eviction.signals import KubeletVersion
-from ..runbook import Status, StepResult
+from ...kubelet import config as kubeletconfig, systemd
+from ...errors import HarborbookError
+from ...eviction import default_hard, thresholds_from_log
+from ...eviction.signals import KubeletVersion
+from ...runbook import Status, StepResult
 
 UNIT = "kubelet.service"
 UNIT_DIRS = ("/etc/systemd/system", "/run/systemd/system", "/lib/systemd/system", "/usr/lib/systemd/system")
@@ -169,7 +169,7 @@ def thresholds_in_force(kube, node: str, shell=None, version: str | None = None)
 
 def _normal(thresholds: dict[str, str]) -> dict[str, str]:
     """Compare maps the way the kubelet would: 10% == 10.0%, 100Mi == 104857600."""
-    from ..eviction import parse_threshold_value
+    from ...eviction import parse_threshold_value
 
     out = {}
     for signal, value in thresholds.items():

@@ -14,11 +14,11 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from .. import kubeletconfig
-from ..errors import HarborbookError
-from ..eviction import FsUsage, Observation, observations_from_df, observations_from_summary
-from ..eviction.verdict import human
-from ..runbook import Status, StepResult
+from ...kubelet import config as kubeletconfig
+from ...errors import HarborbookError
+from ...eviction import FsUsage, Observation, observations_from_df, observations_from_summary
+from ...eviction.verdict import human
+from ...runbook import Status, StepResult
 
 
 @dataclass
