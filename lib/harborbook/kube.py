@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-from .errors import TransportError
+from .errors import Forbidden, NotFound, TransportError, Unavailable, transport_error
 from .secrets import mask
 
 FIELD_MANAGER = "harborbook"
@@ -152,7 +152,7 @@ class Kube:
             raise _api_error(what, exc) from exc
         except HTTPError as exc:
             host = self.api.configuration.host
-            raise TransportError(f"{what}: the Kubernetes API at {host} is unreachable ({type(exc).__name__})",
+            raise Unavailable(f"{what}: the Kubernetes API at {host} is unreachable ({type(exc).__name__})",
                                  hint="check that the API server is up and cluster.kubeconfig points at it; "
                                       "for the lab: `harborbook lab status`",
                                  see="00-preflight") from exc
@@ -173,21 +173,31 @@ class Kube:
         Returns (200, parsed JSON), or (status, None) for a 403/404/5xx: an answer here, not an
         error — the caller falls back to the kubelet log and the node's files.
         """
-        from kubernetes.client.exceptions import ApiException
-
         try:
             # Raw bytes: the typed client would turn the JSON into a Python repr string.
             response = self.call(f"GET node {node} proxy/{path}",
                                  lambda: self.core.connect_get_node_proxy_with_path(node, path, _preload_content=False))
+        except (Forbidden, NotFound) as exc:
+            return exc.status or 0, None
         except TransportError as exc:
-            cause = exc.__cause__
-            if isinstance(cause, ApiException) and (cause.status in (403, 404) or (cause.status or 0) >= 500):
-                return cause.status, None
+            if exc.status is not None and exc.status >= 500:
+                return exc.status, None
             raise
         try:
             return 200, json.loads(response.data)
         except (TypeError, ValueError):
             return 200, None
+
+    def pod_log(self, namespace: str, pod: str, container: str | None = None, tail_lines: int | None = None) -> str:
+        """The container's log (its last ``tail_lines`` lines), masked: it may echo a secret."""
+        kwargs: dict[str, Any] = {}
+        if container:
+            kwargs["container"] = container
+        if tail_lines:
+            kwargs["tail_lines"] = tail_lines
+        text = self.call(f"read the log of pod {pod}",
+                         lambda: self.core.read_namespaced_pod_log(pod, namespace, **kwargs))
+        return mask(text if isinstance(text, str) else str(text or ""))
 
     def auth_headers(self) -> dict[str, str]:
         """The Authorization header this connection sends (for raw HTTP through the API server)."""
@@ -261,16 +271,14 @@ class Kube:
         return self.call(f"find {kind} in the API", lambda: self.dynamic.resources.get(api_version=api_version, kind=kind))
 
     def get(self, api_version: str, kind: str, name: str, namespace: str | None = None) -> dict | None:
-        from kubernetes.dynamic.exceptions import NotFoundError
-
+        """The object, or None when it does not exist."""
         resource = self._resource(api_version, kind)
         try:
-            return resource.get(name=name, namespace=namespace).to_dict()
-        except NotFoundError:
+            found: dict = self.call(f"read {kind} {name}",
+                                    lambda: resource.get(name=name, namespace=namespace).to_dict())
+        except NotFound:
             return None
-        except Exception as exc:  # noqa: BLE001 - translated below
-            self.call(f"read {kind} {name}", lambda: _reraise(exc))
-            raise
+        return found
 
     def list(self, api_version: str, kind: str, namespace: str | None = None, label_selector: str | None = None,
              field_selector: str | None = None) -> list[dict]:
@@ -303,15 +311,11 @@ class Kube:
         return Applied(kind, name, namespace, action, after)
 
     def delete(self, api_version: str, kind: str, name: str, namespace: str | None = None) -> bool:
-        from kubernetes.dynamic.exceptions import NotFoundError
-
         resource = self._resource(api_version, kind)
         try:
             self.call(f"delete {kind} {name}", lambda: resource.delete(name=name, namespace=namespace))
-        except TransportError as exc:
-            if isinstance(exc.__cause__, NotFoundError):
-                return False
-            raise
+        except NotFound:
+            return False
         return True
 
     def events(self, namespace: str | None, kind: str | None = None, name: str | None = None) -> list[dict]:
@@ -393,10 +397,6 @@ def _prime(stream):
     return chain()
 
 
-def _reraise(exc: Exception):
-    raise exc
-
-
 def _snake(kind: str) -> str:
     out = ""
     for i, ch in enumerate(kind):
@@ -425,4 +425,4 @@ def _api_error(what: str, exc: Exception) -> TransportError:
     text = f"{what}: {status} {message}".strip()
     if causes:
         text += "\n" + "\n".join(f"  - {c}" for c in causes[:10])
-    return TransportError(mask(text[:2000]), hint=_HINTS.get(status))
+    return transport_error(status, mask(text[:2000]), hint=_HINTS.get(status))

@@ -26,7 +26,7 @@ import pytest
 from ruamel.yaml import YAML
 
 from harborbook import params as params_mod
-from harborbook.steps import storage
+from harborbook import cephfs as storage
 from harborbook.kube import Kube
 from harborbook.render import Credentials, generate, render
 from harborlab import procs
