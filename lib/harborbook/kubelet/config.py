@@ -15,10 +15,15 @@ from __future__ import annotations
 import json
 import posixpath
 import re
-import tomllib
+import sys
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, Callable, Mapping, Sequence
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # Python 3.10: the same parser as the tomli package (a dependency there)
+    import tomli as tomllib
 
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError

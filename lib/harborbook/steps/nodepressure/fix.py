@@ -21,6 +21,7 @@ from ...eviction.verdict import human
 from ... import checks, conditions
 from ...checks import Check, failed, ok, warning
 from ...eviction import FileEdit, Verdict
+from ...eviction.messages import TAINTS
 from ...kube import Kube
 from ...nodeshell import NodeShell
 from ...params.models import NodePressure
@@ -28,7 +29,7 @@ from ...runbook import Status, StepResult
 from .inforce import InForce, comparable, shown, thresholds_in_force
 from .observe import Observed, observe
 
-DISK_PRESSURE_TAINT = "node.kubernetes.io/disk-pressure"
+DISK_PRESSURE_TAINT = TAINTS["DiskPressure"]
 KUBEADM_NOTE = ("`kubeadm upgrade` rewrites /var/lib/kubelet/config.yaml from the kube-system/kubelet-config "
                 "ConfigMap: record the change there too, or it is lost at the next upgrade")
 
