@@ -8,6 +8,7 @@ The same code talks to the lab's emulator and to a real cluster: only the kubeco
 
 from __future__ import annotations
 
+import builtins
 import contextlib
 import json
 import time
@@ -68,8 +69,8 @@ class Kube:
     def __init__(self, kubeconfig: Path | None = None, context: str | None = None, timeout: float = 30.0):
         # Nothing is read until first use, so a runbook can report a bad kubeconfig as a check.
         self.kubeconfig, self.context, self.timeout = kubeconfig, context, timeout
-        self._api = None
-        self._dynamic = None
+        self._api: Any = None
+        self._dynamic: Any = None
 
     @property
     def api(self):
@@ -244,8 +245,13 @@ class Kube:
                                                         namespace, ports=str(port)))
                 remote = forward.socket(port)
                 threading.Thread(target=pump, args=(conn, remote), daemon=True).start()
-                threading.Thread(target=lambda: (pump(remote, conn), forward.close(), conn.close()),
-                                 daemon=True).start()
+
+                def back(conn: socket.socket = conn, remote: Any = remote, forward: Any = forward) -> None:
+                    pump(remote, conn)
+                    forward.close()
+                    conn.close()
+
+                threading.Thread(target=back, daemon=True).start()
 
         server = threading.Thread(target=serve, daemon=True)
         server.start()
@@ -318,7 +324,8 @@ class Kube:
             return False
         return True
 
-    def events(self, namespace: str | None, kind: str | None = None, name: str | None = None) -> list[dict]:
+    def events(self, namespace: str | None, kind: str | None = None,
+               name: str | None = None) -> builtins.list[dict]:
         selectors = []
         if kind:
             selectors.append(f"involvedObject.kind={kind}")
@@ -425,4 +432,4 @@ def _api_error(what: str, exc: Exception) -> TransportError:
     text = f"{what}: {status} {message}".strip()
     if causes:
         text += "\n" + "\n".join(f"  - {c}" for c in causes[:10])
-    return transport_error(status, mask(text[:2000]), hint=_HINTS.get(status))
+    return transport_error(status, mask(text[:2000]), hint=_HINTS.get(status) if isinstance(status, int) else None)

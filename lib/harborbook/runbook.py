@@ -80,7 +80,7 @@ class StepResult(Generic[T]):
         return self.status is Status.FAILED
 
     def to_json(self) -> dict[str, Any]:
-        out = {"name": self.name, "status": self.status.value, "summary": self.summary}
+        out: dict[str, Any] = {"name": self.name, "status": self.status.value, "summary": self.summary}
         if self.hint:
             out["hint"] = self.hint
         if self.see:

@@ -74,11 +74,13 @@ def http_error(method: str, response: Response, secrets: tuple[str, ...] = (), w
     return transport_error(response.status, message, hint=HINTS.get(response.status, DEFAULT_HINT))
 
 
-def _connection(parts: urllib.parse.SplitResult, timeout: float, context: ssl.SSLContext | None):
+def _connection(parts: urllib.parse.SplitResult, timeout: float,
+                context: ssl.SSLContext | None) -> http.client.HTTPConnection:
+    host = parts.hostname or ""  # request() refused URLs without a host
     if parts.scheme == "https":
-        return http.client.HTTPSConnection(parts.hostname, parts.port, timeout=timeout, context=context)
+        return http.client.HTTPSConnection(host, parts.port, timeout=timeout, context=context)
     if parts.scheme == "http":
-        return http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout)
+        return http.client.HTTPConnection(host, parts.port, timeout=timeout)
     raise TransportError(f"unsupported URL scheme in {parts.geturl()}", hint="use http:// or https://")
 
 

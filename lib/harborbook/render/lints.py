@@ -159,7 +159,8 @@ def registry_http_secret(manifests: Iterable[dict], catalog: Mapping[str, str] |
         return []
     hint = ("set one http.secret for all replicas: REGISTRY_HTTP_SECRET from a Secret "
             "(harbor-registry-secret) in every registry pod")
-    findings, seen = [], {}
+    findings: list[Finding] = []
+    seen: dict[str, list[str]] = {}
     for workload, container in registries:
         env = env_of(container, manifests).get("REGISTRY_HTTP_SECRET")
         config_secret = _get(_registry_config(workload, container, manifests, catalog), "http", "secret")

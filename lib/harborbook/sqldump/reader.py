@@ -59,6 +59,12 @@ class Statement:
     delimiter: bytes = b";"
 
 
+def _end(match: re.Match[bytes] | None) -> int:
+    """Where a pattern that always matches (it may match nothing) stopped."""
+    assert match is not None
+    return match.end()
+
+
 def _bulk(delimiter: bytes, conditional: bool) -> re.Pattern[bytes]:
     """Plain code and complete quoted strings, up to the next byte that needs a decision."""
     stop = set(b"'\"`#/-") | {delimiter[0]}
@@ -218,7 +224,7 @@ class DumpReader:
     def _skip_between(self) -> bool:
         """Skip whitespace, comments and client commands; True when a statement starts."""
         while True:
-            self._pos = _WS.match(self._buf, self._pos).end()
+            self._pos = _end(_WS.match(self._buf, self._pos))
             # Enough bytes to recognise the longest thing that can start here (sandbox line).
             if len(self._buf) - self._pos < LOOKAHEAD and not self._eof:
                 self._fill()
@@ -331,7 +337,7 @@ class DumpReader:
         while True:
             bulk = self._bulk_cond if self._cond else self._bulk
             limit = self._limit()
-            self._pos = bulk.match(self._buf, self._pos, limit).end()
+            self._pos = _end(bulk.match(self._buf, self._pos, limit))
             buf, pos = self._buf, self._pos
             if pos >= limit:
                 if not self._eof:

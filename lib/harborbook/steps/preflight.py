@@ -12,12 +12,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from .. import beego, cephfs, checks, conditions, redisclient
+from .. import beego, checks, conditions, redisclient
+from .. import cephfs as ceph
 from ..checks import Check, failed, guard, ok, warning
 from ..errors import HarborbookError
 from ..kube import Kube
 from ..params import Params
-from ..runbook import StepResult
+from ..runbook import Status, StepResult
 
 
 COLUMNS = checks.COLUMNS
@@ -58,7 +59,7 @@ def kubernetes(params: Params, kube: Kube) -> StepResult[None]:
     if "version" in state:
         found += guard(area, "namespace", lambda: _namespace(kube, params.cluster.namespace))
         found += guard(area, "permissions", lambda: _access(kube, params.cluster.namespace))
-    result = checks.result("kubernetes", found)
+    result: StepResult[None] = checks.result("kubernetes", found)
     result.data.update(version=".".join(map(str, state.get("version", ()))))
     return result
 
@@ -73,7 +74,8 @@ _CLUSTER_SCOPED = ("nodes", "namespaces", "persistentvolumes")
 
 
 def _access(kube: Kube, namespace: str) -> Iterator[Check]:
-    denied, optional = [], []
+    denied: list[str] = []
+    optional: list[str] = []
     for verb, resource, group, needed_by in NEEDED_ACCESS:
         base, _, sub = resource.partition("/")
         if not kube.can_i(verb, base, group, None if base in _CLUSTER_SCOPED else namespace, sub or None):
@@ -122,8 +124,8 @@ def storage_backend(params: Params, kube: Kube) -> StepResult[None]:
     def probe() -> Check:
         version = kube.minor()
         csi = kube.get("storage.k8s.io/v1", "CSIDriver", params.storage.csi.driver) is not None
-        status, detail, hint = cephfs.backend_fits(params.storage.backend, version, csi)
-        return Check("storage", name, status, detail, hint or "")
+        status, detail, hint = ceph.backend_fits(params.storage.backend, version, csi)
+        return Check("storage", name, Status(status), detail, hint or "")
 
     return checks.result("storage backend", guard("storage", name, probe))
 
@@ -131,13 +133,13 @@ def storage_backend(params: Params, kube: Kube) -> StepResult[None]:
 def cephfs(params: Params) -> StepResult[None]:
     """The CephFS root is mounted, writable, and the admin key is readable."""
     st = params.storage
-    mounted, detail = cephfs.check_cephfs_mount(st.mount)
+    mounted, detail = ceph.check_cephfs_mount(st.mount)
     found = [ok("storage", "CephFS mounted", detail) if mounted else
              failed("storage", "CephFS mounted", detail, "mount the CephFS root at storage.mount (mount -t ceph "
                     "or ceph-fuse); for the lab: harborbook lab up")]
     if mounted:
         def writable() -> Check:
-            marker = Path(st.mount) / cephfs.new_marker()
+            marker = Path(st.mount) / ceph.new_marker()
             marker.write_text("ok")
             marker.unlink()
             return ok("storage", "CephFS writable", f"created and removed a file in {st.mount}")
@@ -145,7 +147,7 @@ def cephfs(params: Params) -> StepResult[None]:
         found += guard("storage", "CephFS writable", writable)
 
     def key() -> Check:
-        cephfs.admin_key(st)
+        ceph.admin_key(st)
         return ok("storage", "admin key", f"readable from {st.admin_key.ref} (not shown)")
 
     found += guard("storage", "admin key", key)
@@ -223,7 +225,7 @@ def redis_sessions(params: Params) -> StepResult[None]:
         client = redisclient.connect(r, db=0)
         try:
             pong = client.ping()
-            databases = int(client.config_get("databases").get("databases", 16))
+            databases = int(client.config_get("databases").get("databases") or 16)
         except redisclient.AuthenticationError:
             yield failed("redis", "PING", f"{r.host}:{r.port} refused the password",
                          "check the secret referenced by redis.password (the value is never shown)")

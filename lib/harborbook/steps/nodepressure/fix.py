@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 import pandas as pd
 
@@ -47,7 +48,7 @@ class Remedy:
 def plan_remedy(settings: NodePressure, *, state: InForce | None, observed: Observed | None,
                 verdict: Verdict | None, shell: NodeShell | None = None) -> StepResult[Remedy]:
     """The remedy chosen in node_pressure.remedy, planned and shown before anything changes."""
-    if state is None or verdict is None:
+    if state is None or observed is None or verdict is None:
         return StepResult("remedy", Status.SKIPPED, "node: all — remedies are planned one node at a time",
                           value=Remedy("report"))
     if settings.remedy == "report":
@@ -106,7 +107,7 @@ def _plan_cleanup(settings: NodePressure, state: InForce, observed: Observed, ve
     nodefs = observed.observations.get("nodefs.available")
     limit = next((r for r in verdict.rows if r.signal == "nodefs.available"), None)
     to_free = 0
-    if nodefs and limit and limit.threshold_bytes is not None:
+    if nodefs and nodefs.available is not None and nodefs.capacity and limit and limit.threshold_bytes is not None:
         wanted = limit.threshold_bytes + headroom_bytes(settings.headroom, nodefs.capacity)
         to_free = max(0, wanted - nodefs.available)
     rows, commands, total = [], [], 0
@@ -234,7 +235,7 @@ def verify_fix(kube: Kube, settings: NodePressure, *, remedy: Remedy | None, she
     pending = [p["metadata"]["name"] for p in kube.list("v1", "Pod", field_selector="status.phase=Pending")]
     found.append(ok(area, "pending pods", "0 Pending") if not pending else
                  warning(area, "pending pods", f"{len(pending)} Pending: {', '.join(sorted(pending)[:5])}"))
-    result = checks.result("after the fix", found)
+    result: StepResult[None] = checks.result("after the fix", found)
     result.summary = "; ".join(f"{c.name}: {c.detail}" for c in found)
     result.hint = "see the rows above" if result.failed else None
     return result

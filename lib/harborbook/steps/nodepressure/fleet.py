@@ -38,13 +38,13 @@ def scan_node(kube, node: dict) -> dict:
     separate = bool(image) and (image.get("capacityBytes"), image.get("availableBytes")) != (
         fs.get("capacityBytes"), fs.get("availableBytes"))
     verdict = evaluate(observations_from_summary(summary), settings.hard, imagefs_separate=separate, version=version)
-    evaluated = [r for r in verdict.rows if r.margin_bytes is not None]
-    closest = min(evaluated, key=lambda r: r.margin_bytes / max(r.capacity or 1, 1)) if evaluated else None
+    evaluated = [(r.margin_bytes, r) for r in verdict.rows if r.margin_bytes is not None]
+    margin, closest = min(evaluated, key=lambda mr: mr[0] / max(mr[1].capacity or 1, 1)) if evaluated else (0, None)
     row.update(verdict="PRESSURE" if verdict.met else "ok", met=", ".join(verdict.met),
                closest=closest.signal if closest else "",
-               margin=human(closest.margin_bytes, closest.signal) if closest else "",
-               **{"margin bytes": closest.margin_bytes if closest else None,
-                  "margin %": round(100 * closest.margin_bytes / closest.capacity, 2) if closest and closest.capacity else None})
+               margin=human(margin, closest.signal) if closest else "",
+               **{"margin bytes": margin if closest else None,
+                  "margin %": round(100 * margin / closest.capacity, 2) if closest and closest.capacity else None})
     return row
 
 

@@ -89,7 +89,7 @@ def _legacy_systemd(shell: NodeShell) -> bool:
     """systemd before 236 kept unknown % specifiers; newer versions drop the line."""
     rc, out, _ = shell.run(["systemctl", "--version"], check=False)
     match = re.search(r"systemd (\d+)", out or "")
-    return bool(match) and int(match.group(1)) < 236
+    return match is not None and int(match.group(1)) < 236
 
 
 def read_files(shell: NodeShell, version: str, state: InForce) -> None:
@@ -99,9 +99,9 @@ def read_files(shell: NodeShell, version: str, state: InForce) -> None:
 
     def cached(path: str) -> str | None:
         if path not in cache:
-            cache[path] = read(path)
-            if cache[path] is not None:
-                state.files[path] = cache[path]
+            text = cache[path] = read(path)
+            if text is not None:
+                state.files[path] = text
         return cache[path]
 
     files = unit_files(shell)
@@ -157,8 +157,9 @@ def thresholds_in_force(kube: Kube, node: str, shell: NodeShell | None = None,
     rows = [{"signal": s, "threshold": v, "source": state.source,
              "files say": (state.from_files or {}).get(s, "-") if state.from_files is not None else "(not read)"}
             for s, v in sorted(state.thresholds.items())]
-    for s in sorted(set(state.from_files or {}) - set(state.thresholds)):
-        rows.append({"signal": s, "threshold": "-", "source": state.source, "files say": state.from_files[s]})
+    from_files = state.from_files or {}
+    for s in sorted(set(from_files) - set(state.thresholds)):
+        rows.append({"signal": s, "threshold": "-", "source": state.source, "files say": from_files[s]})
     summary = f"{node} (kubelet {version}): {shown(state.thresholds)} from {state.source}"
     result_status = Status.OK
     if state.disagreement:

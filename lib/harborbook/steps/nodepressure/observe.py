@@ -98,7 +98,7 @@ def observe(kube: Kube, node: str, state: InForce | None, shell: NodeShell | Non
         separate = bool(image) and (fs.get("capacityBytes"), fs.get("availableBytes")) != (
             image.get("capacityBytes"), image.get("availableBytes"))
         observed = Observed(observations, separate, "stats/summary", pods_active=len(summary.get("pods") or []))
-        rows = [{"role": "nodefs", "filesystem": "node.fs", "size": human(fs.get("capacityBytes") or 0, "x"),
+        rows: list[dict[str, object]] = [{"role": "nodefs", "filesystem": "node.fs", "size": human(fs.get("capacityBytes") or 0, "x"),
                  "available": human(fs.get("availableBytes") or 0, "x")},
                 {"role": "imagefs", "filesystem": "node.runtime.imageFs" if separate else "(= nodefs)",
                  "size": human(image.get("capacityBytes") or 0, "x"), "available": human(image.get("availableBytes") or 0, "x")}]
