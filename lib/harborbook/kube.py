@@ -73,7 +73,7 @@ class Kube:
         self._dynamic: Any = None
 
     @property
-    def api(self):
+    def api(self) -> Any:
         if self._api is None:
             from kubernetes import config
             from kubernetes.config.config_exception import ConfigException
@@ -99,31 +99,31 @@ class Kube:
         return self._api
 
     @property
-    def core(self):
+    def core(self) -> Any:
         from kubernetes import client
 
         return client.CoreV1Api(self.api)
 
     @property
-    def apps(self):
+    def apps(self) -> Any:
         from kubernetes import client
 
         return client.AppsV1Api(self.api)
 
     @property
-    def storage(self):
+    def storage(self) -> Any:
         from kubernetes import client
 
         return client.StorageV1Api(self.api)
 
     @property
-    def authz(self):
+    def authz(self) -> Any:
         from kubernetes import client
 
         return client.AuthorizationV1Api(self.api)
 
     @property
-    def version_api(self):
+    def version_api(self) -> Any:
         from kubernetes import client
 
         return client.VersionApi(self.api)
@@ -134,7 +134,7 @@ class Kube:
 
     # ------------------------------------------------------------------ basics
     @property
-    def dynamic(self):
+    def dynamic(self) -> Any:
         if self._dynamic is None:
             from kubernetes.dynamic import DynamicClient
 
@@ -224,7 +224,7 @@ class Kube:
         listener.listen(8)
         stop = threading.Event()
 
-        def pump(src, dst) -> None:
+        def pump(src: Any, dst: Any) -> None:
             try:
                 while chunk := src.recv(65536):
                     dst.sendall(chunk)
@@ -389,7 +389,7 @@ class Kube:
         raise TimeoutError(f"{kind} not ready after {timeout:.0f}s")
 
 
-def _prime(stream):
+def _prime(stream: Any) -> Iterator[Any]:
     """Start a watch stream inside the error translator (the first next() does the request)."""
     items = iter(stream)
     try:
@@ -397,7 +397,7 @@ def _prime(stream):
     except StopIteration:
         return iter(())
 
-    def chain():
+    def chain() -> Iterator[Any]:
         yield first
         yield from items
 

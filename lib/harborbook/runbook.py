@@ -275,7 +275,8 @@ def _install_short_errors() -> None:
     if shell is None or getattr(shell, "_harborbook_short_errors", False):
         return
 
-    def short(shell, etype, value, tb, tb_offset=None):  # noqa: ANN001 - IPython's signature
+    def short(shell: Any, etype: type[BaseException], value: BaseException, tb: Any,
+              tb_offset: int | None = None) -> list[str]:  # IPython's custom_exc signature
         text = value.render() if isinstance(value, HarborbookError) else str(value)
         lines = [f"{etype.__name__}: {text.splitlines()[0] if text else ''}"] + text.splitlines()[1:]
         stb = [mask(line) for line in lines]

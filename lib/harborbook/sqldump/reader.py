@@ -23,7 +23,7 @@ import io
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Iterator
+from typing import Any, BinaryIO, Iterator
 
 from .errors import DumpError
 
@@ -139,7 +139,7 @@ class DumpReader:
         self._bulk_cond = _bulk(b";", True)
 
     @classmethod
-    def open(cls, path: Path | str, **kwargs) -> "DumpReader":
+    def open(cls, path: Path | str, **kwargs: Any) -> "DumpReader":
         path = Path(path)
         return cls(open_dump(path), str(path), **kwargs)
 
@@ -388,12 +388,12 @@ def _excerpt(text: bytes, size: int = 60) -> str:
     return head + ("..." if len(text) > size else "")
 
 
-def read_statements(path: Path | str, **kwargs) -> Iterator[Statement]:
+def read_statements(path: Path | str, **kwargs: Any) -> Iterator[Statement]:
     """Convenience: the statements of a dump file (plain or gzip), closing it at the end."""
     with DumpReader.open(path, **kwargs) as reader:
         yield from reader
 
 
-def reader_for_bytes(data: bytes, source: str = "<bytes>", **kwargs) -> DumpReader:
+def reader_for_bytes(data: bytes, source: str = "<bytes>", **kwargs: Any) -> DumpReader:
     """A reader over in-memory bytes (tests, small dumps)."""
     return DumpReader(io.BytesIO(data), source, **kwargs)

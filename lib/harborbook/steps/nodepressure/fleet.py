@@ -7,6 +7,7 @@ apply is refused for the fleet.
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -14,10 +15,15 @@ from ...kubelet import config as kubeletconfig
 from ...errors import HarborbookError
 from ...eviction import evaluate, observations_from_summary
 from ...eviction.verdict import human
+from ...kube import Kube
+from ...params.models import NodePressure
 from ...runbook import Status, StepResult
 
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
-def scan_node(kube, node: dict) -> dict:
+
+def scan_node(kube: Kube, node: dict[str, Any]) -> dict[str, Any]:
     """One node's verdict from its kubelet's own answers (no node shell)."""
     name = node["metadata"]["name"]
     version = ((node.get("status") or {}).get("nodeInfo") or {}).get("kubeletVersion", "v1.30.0")
@@ -48,14 +54,14 @@ def scan_node(kube, node: dict) -> dict:
     return row
 
 
-def fleet_view(kube, settings) -> StepResult:
+def fleet_view(kube: Kube, settings: NodePressure) -> StepResult[pd.DataFrame]:
     """Every node's verdict (node: all), sorted by the smallest relative margin first."""
     if settings.node != "all":
         return StepResult("fleet", Status.SKIPPED, "set node_pressure.node: all for the fleet view")
     return scan_fleet(kube, settings.concurrency)
 
 
-def scan_fleet(kube, concurrency: int = 32) -> StepResult:
+def scan_fleet(kube: Kube, concurrency: int = 32) -> StepResult[pd.DataFrame]:
     """Steps 1-4 for every node through configz and stats/summary, with bounded concurrency."""
     nodes = kube.list("v1", "Node")
     with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
@@ -72,7 +78,7 @@ def scan_fleet(kube, concurrency: int = 32) -> StepResult:
                       data={"pressured": sorted(pressured), "needs_access": sorted(blind)}, value=table)
 
 
-def plot_fleet(table: pd.DataFrame, top: int = 40):
+def plot_fleet(table: pd.DataFrame | None, top: int = 40) -> Figure | None:
     """The nodes with the smallest margins (percent of capacity above the closest threshold)."""
     if table is None:
         return None
