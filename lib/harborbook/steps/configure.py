@@ -14,7 +14,7 @@ from typing import Any
 import pandas as pd
 
 from .. import checks, render
-from ..checks import Check
+from ..checks import Check, status_for
 from ..errors import RunbookError
 from ..kube import Kube
 from ..params import Params
@@ -35,16 +35,15 @@ def generated_secrets(kube: Kube, namespace: str, dry_run: bool,
                       now: dt.datetime | None = None) -> StepResult[GeneratedSecrets]:
     """Reuse the stored generated secrets; draw and store only what is missing."""
     generated, drawn = render.ensure_generated(_stored(kube, namespace), now or dt.datetime.now(dt.timezone.utc))
-    if not drawn:
-        return StepResult("generated secrets", Status.UNCHANGED, f"reused from Secret {GENERATED} (values not shown)",
-                          value=generated)
-    if dry_run:
-        return StepResult("generated secrets", Status.SKIPPED,
-                          f"would generate and store {', '.join(drawn)} in Secret {GENERATED}", value=generated)
-    kube.apply(render.stored_secret_manifest(generated, namespace))
-    return StepResult("generated secrets", Status.CHANGED,
-                      f"generated {', '.join(drawn)} and stored them in Secret {GENERATED} (values not shown)",
-                      value=generated)
+    if drawn and not dry_run:
+        kube.apply(render.stored_secret_manifest(generated, namespace))
+    status = status_for(bool(drawn), dry_run)
+    summary = {
+        Status.UNCHANGED: f"reused from Secret {GENERATED} (values not shown)",
+        Status.SKIPPED: f"would generate and store {', '.join(drawn)} in Secret {GENERATED}",
+        Status.CHANGED: f"generated {', '.join(drawn)} and stored them in Secret {GENERATED} (values not shown)",
+    }[status]
+    return StepResult("generated secrets", status, summary, value=generated)
 
 
 def stored_generated_secrets(kube: Kube, namespace: str, dry_run: bool = False) -> StepResult[GeneratedSecrets]:
@@ -79,7 +78,7 @@ def finding_check(finding: Finding) -> Check:
                  finding.hint or "")
 
 
-def _findings_result(name: str, findings: list[Finding], passed: str) -> StepResult[None]:
+def findings_result(name: str, findings: list[Finding], passed: str) -> StepResult[None]:
     """A finding is a problem: none means the step passed (said in ``passed``)."""
     if not findings:
         return StepResult(name, Status.OK, passed, data={"checks": []})
@@ -89,13 +88,13 @@ def _findings_result(name: str, findings: list[Finding], passed: str) -> StepRes
 def lint(params: Params, objects: list[Obj]) -> StepResult[None]:
     """The traps of the reference procedure, each a precise failure."""
     findings = render.run_lints(objects, params, db_password=params.database.target.password.reveal())
-    return _findings_result("lint", findings, "no finding: config paths, shared storage, sessions, DB, token realm")
+    return findings_result("lint", findings, "no finding: config paths, shared storage, sessions, DB, token realm")
 
 
 def validate(kube: Kube, objects: list[Obj]) -> StepResult[None]:
     """Every manifest against the JSON schema of the cluster's version."""
     version, findings = render.validate_manifests(objects, kube.version().get("gitVersion", "v1.30.0"))
-    return _findings_result("schema", findings, f"{len(objects)} objects valid for Kubernetes {version}")
+    return findings_result("schema", findings, f"{len(objects)} objects valid for Kubernetes {version}")
 
 
 def plan(kube: Kube, objects: list[Obj], folder: Path) -> StepResult[None]:
