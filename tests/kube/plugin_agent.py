@@ -99,19 +99,24 @@ def wrapping_factory(cluster):
 CRASH_MESSAGE = "harborlab: exec docker-registry: No such file or directory"
 
 
+CRASHING = {"registry-apps": 3, "jobservice-apps": 1}  # pod label name -> restarts reported
+
+
 class CrashingAgent(TrivialAgent):
-    """Owns the pods labelled ``name=registry-apps`` and reports them crash-looping, as a kubelet
-    does after a few restarts (CrashLoopBackOff, the same termination each time); their log says
-    why. Every other pod is left to the emulator (Ready after its delay)."""
+    """Owns the pods labelled ``name=registry-apps`` (and ``jobservice-apps``) and reports them
+    crash-looping, as a kubelet does after a few restarts (after one, for jobservice): waiting in
+    CrashLoopBackOff, the same termination each time; their log says why. Every other pod is left
+    to the emulator (Ready after its delay)."""
 
     def start_pod(self, pod, cluster) -> bool:
-        if (pod["metadata"].get("labels") or {}).get("name") != "registry-apps":
+        restarts = CRASHING.get((pod["metadata"].get("labels") or {}).get("name"))
+        if restarts is None:
             return False
-        asyncio.get_running_loop().call_later(0.1, lambda: self._crash(pod, cluster))
+        asyncio.get_running_loop().call_later(0.1, lambda: self._crash(pod, cluster, restarts))
         return True
 
     @staticmethod
-    def _crash(pod, cluster) -> None:
+    def _crash(pod, cluster, restarts) -> None:
         import copy
 
         from harborlab.kube.resources import by_key
@@ -121,7 +126,7 @@ class CrashingAgent(TrivialAgent):
             return
         status = copy.deepcopy(current["status"])
         for entry in status.get("containerStatuses") or []:
-            entry.update(ready=False, started=False, restartCount=3,
+            entry.update(ready=False, started=False, restartCount=restarts,
                          state={"waiting": {"reason": "CrashLoopBackOff",
                                             "message": f"back-off 40s restarting failed container={entry['name']}"}},
                          lastState={"terminated": {"exitCode": 127, "reason": "Error", "message": CRASH_MESSAGE}})

@@ -80,3 +80,14 @@ def test_an_image_that_cannot_be_pulled_fails_fast(kube, namespace):
     assert took < 60
     assert set(result.table["reason"]) <= {"ErrImagePull", "ImagePullBackOff"}
     assert "cannot be pulled" in result.hint
+
+
+def test_on_timeout_the_table_still_shows_the_log(kube, namespace):
+    """A component that crashed only once is not yet "cannot start": the wait runs to its
+    timeout, and the diagnosis shows the crash-looping container's last log lines."""
+    kube.apply(deployment("jobservice", namespace, "vmware/harbor-jobservice:v1.2.0", replicas=1))
+    started = time.monotonic()
+    result = rollout.wait_ready(kube, namespace, ["jobservice"], timeout=6, dry_run=False)
+    assert time.monotonic() - started >= 6
+    assert result.failed and result.summary.startswith("not ready after 6s: 1 pod(s) waiting, mostly CrashLoopBackOff")
+    assert CRASH_MESSAGE in result.table["log (last lines)"][0]

@@ -162,6 +162,14 @@ def _failing_container(pod: Mapping[str, Any]) -> Mapping[str, Any] | None:
     return None
 
 
+def _waiting_container(pod: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    """The status of the pod's first container that is not running (whatever the restart count)."""
+    for cs in (pod.get("status") or {}).get("containerStatuses") or []:
+        if (cs.get("state") or {}).get("waiting"):
+            return cs
+    return None
+
+
 def _failure_signature(cs: Mapping[str, Any]) -> tuple[str, ...]:
     """What makes two failures the same: the image for a pull, the termination for a crash."""
     reason = ((cs.get("state") or {}).get("waiting") or {}).get("reason", "")
@@ -213,7 +221,7 @@ def _diagnose(kube: Kube, namespace: str, deployments: list[str], why: str,
             # The container's own state names image and crash problems best; events name the rest.
             crashing = own in ("CrashLoopBackOff", "Error", "BackOff")
             reason = own if own in (*PULL_FAILURES, "CrashLoopBackOff") else (latest.get("reason") or own)
-            failing = _failing_container(pod) or {}
+            failing = _failing_container(pod) or _waiting_container(pod) or {}
             terminated = (failing.get("lastState") or {}).get("terminated") or {}
             message = str(terminated.get("message") or "").strip() or (latest.get("message") or "")
             log = last_log_lines(kube, namespace, pod_name, failing.get("name")) if crashing else ""
