@@ -48,8 +48,11 @@ golden: venv debs
 sync: venv
 	$(BIN)/jupytext --sync runbooks/*.ipynb
 
+# The import contracts (layers, harborbook never imports harborlab) and the types (mypy with the
+# pydantic plugin on lib/harborbook); tests/test_project.py runs both too, so CI does.
 lint: venv
 	$(BIN)/lint-imports
+	$(BIN)/mypy --config-file pyproject.toml
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache

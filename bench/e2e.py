@@ -38,7 +38,7 @@ DEPLOY_GOAL_S = 90.0
 FIXED_GOAL_S = 2.0
 SANDBOX = ROOT / "params" / "sandbox.yaml"
 DEFAULT_NODE_PORT = 31777
-IMPORT_CELL = ("from harborbook import database, preflight, rollout, runbook, storage, verify\n"
+IMPORT_CELL = ("from harborbook import runbook\nfrom harborbook.steps import database, preflight, rollout, storage, verify\n"
                "from harborbook.kube import Kube\n")
 
 

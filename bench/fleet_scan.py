@@ -18,7 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import alternate, emulator, env_note, median, table  # noqa: E402
 
 from harborbook.kube import Kube  # noqa: E402
-from harborbook.nodepressure.fleet import scan_fleet, scan_node  # noqa: E402
+from harborbook.steps.nodepressure.fleet import scan_fleet, scan_node  # noqa: E402
 
 
 def sequential(kube) -> int:

@@ -19,7 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import emulator, env_note, median, table, timed  # noqa: E402
 
-from harborbook import rollout  # noqa: E402
+from harborbook.steps import rollout  # noqa: E402
 from harborbook.kube import Kube  # noqa: E402
 
 

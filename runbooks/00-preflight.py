@@ -26,7 +26,8 @@
 # Run it again after any change to the environment: it is cheap and has no side effects.
 
 # %%
-from harborbook import preflight, runbook
+from harborbook import runbook
+from harborbook.steps import preflight
 from harborbook.kube import Kube
 
 # %% tags=["parameters"]

@@ -24,7 +24,8 @@
 # claims are Bound. Re-running it changes nothing.
 
 # %%
-from harborbook import runbook, storage
+from harborbook import runbook
+from harborbook.steps import storage
 from harborbook.kube import Kube
 
 # %% tags=["parameters"]
@@ -71,7 +72,8 @@ rb.step(storage.apply_volumes, kube, rb.params.storage, rb.params.cluster.namesp
 
 # %%
 # NBVAL_CHECK_OUTPUT
-rb.step(storage.wait_bound, kube, rb.params.storage, rb.params.cluster.namespace, 120, rb.dry_run)
+rb.step(storage.wait_bound, kube, rb.params.storage, rb.params.cluster.namespace, timeout=120,
+        dry_run=rb.dry_run)
 
 # %%
 # NBVAL_CHECK_OUTPUT

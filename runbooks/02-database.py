@@ -32,7 +32,8 @@
 # - the Harbor user gets privileges on its own database only.
 
 # %%
-from harborbook import database, runbook
+from harborbook import runbook
+from harborbook.steps import database
 
 # %% tags=["parameters"]
 params_file = "../params/sandbox.yaml"

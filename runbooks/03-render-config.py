@@ -32,7 +32,8 @@
 # Nothing is applied here except the generated-secrets Secret; 04-rollout applies the plan.
 
 # %%
-from harborbook import configure, runbook
+from harborbook import runbook
+from harborbook.steps import configure
 from harborbook.kube import Kube
 
 # %% tags=["parameters"]

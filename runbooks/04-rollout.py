@@ -25,7 +25,8 @@
 # each pod waits (its phase, reason and latest events) instead of only "timed out".
 
 # %%
-from harborbook import configure, rollout, runbook
+from harborbook import runbook
+from harborbook.steps import configure, rollout
 from harborbook.kube import Kube
 
 # %% tags=["parameters"]
@@ -63,10 +64,14 @@ rb.step(rollout.apply_all, kube, objects.value, rb.dry_run)
 # ## Readiness
 # One progress bar per component. Replicas that share a node are reported: the anti-affinity is
 # a preference, so with fewer nodes than replicas the scheduler still places them.
+# A component that cannot come up — its program exits at start on every pod with the same
+# termination, or its image cannot be pulled — ends the wait at once instead of at the timeout,
+# and the table shows the last lines of the failing container's log.
 
 # %%
 ready = rb.step(rollout.wait_ready, kube, rb.params.cluster.namespace,
-                ["adminserver", "ui", "jobservice", "registry", "nginx"], rb.params.cluster.rollout_timeout, rb.dry_run)
+                ["adminserver", "ui", "jobservice", "registry", "nginx"],
+                timeout=rb.params.cluster.rollout_timeout, dry_run=rb.dry_run)
 
 # %%
 # NBVAL_CHECK_OUTPUT

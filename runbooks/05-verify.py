@@ -26,7 +26,8 @@
 # table.
 
 # %%
-from harborbook import runbook, verify
+from harborbook import runbook
+from harborbook.steps import verify
 from harborbook.kube import Kube
 
 # %% tags=["parameters"]
@@ -89,8 +90,15 @@ rb.step(verify.sessions, rb.params.harbor, rb.params.redis, rb.params.verify.ses
 # the session checks run again.
 
 # %%
-rb.step(verify.failover, kube, rb.params.cluster.namespace, rb.params.harbor, rb.params.redis, probe.value,
-        rb.params.verify.session_requests, rb.params.verify.timeout, rb.dry_run, critical=False)
+rb.step(verify.failover, kube=kube, namespace=rb.params.cluster.namespace, harbor=rb.params.harbor,
+        redis_params=rb.params.redis, probe=probe.value, requests=rb.params.verify.session_requests,
+        timeout=rb.params.verify.timeout, dry_run=rb.dry_run, critical=False)
+
+# %% [markdown]
+# ## A second client's opinion
+# With `verify.skopeo` on `auto` (and skopeo installed) or `always`, skopeo inspects the pushed
+# image through the NodePort with the same credentials: it must read the very manifest we pushed.
+# Skipped when nothing was pushed (a dry run).
 
 # %%
 rb.step(verify.skopeo, rb.params.harbor, probe.value, rb.params.verify.skopeo, critical=False)

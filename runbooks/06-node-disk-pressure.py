@@ -29,7 +29,8 @@
 # when `apply: true`, with backups and a rollback.
 
 # %%
-from harborbook import nodepressure, nodeshell, runbook
+from harborbook import nodeshell, runbook
+from harborbook.steps import nodepressure
 from harborbook.kube import Kube
 
 # %% tags=["parameters"]
@@ -43,7 +44,7 @@ rb = runbook.start("06-node-disk-pressure", params_file, dry_run=dry_run)
 kube = Kube.from_params(rb.params.cluster)
 
 # %%
-np = rb.params.node_pressure
+pressure = rb.params.node_pressure
 
 # %% [markdown]
 # ## 1. What the cluster says
@@ -51,13 +52,13 @@ np = rb.params.node_pressure
 # eviction events.
 
 # %%
-rb.step(nodepressure.cluster_view, kube, np.node)
+rb.step(nodepressure.cluster_view, kube, pressure.node)
 
 # %%
-rb.step(nodepressure.pods_affected, kube, np.node)
+rb.step(nodepressure.pods_affected, kube, pressure.node)
 
 # %%
-rb.step(nodepressure.node_events, kube, np.node)
+rb.step(nodepressure.node_events, kube, pressure.node)
 
 # %% [markdown]
 # ## 2. The thresholds in force, and where they come from
@@ -68,10 +69,10 @@ rb.step(nodepressure.node_events, kube, np.node)
 # were changed without a restart.
 
 # %%
-shell = nodeshell.for_node(np.access, np.node, kube)
+shell = nodeshell.for_node(pressure.access, pressure.node, kube)
 
 # %%
-state = rb.step(nodepressure.thresholds_in_force, kube, np.node, shell)
+state = rb.step(nodepressure.thresholds_in_force, kube, pressure.node, shell)
 state
 
 # %% [markdown]
@@ -80,7 +81,7 @@ state
 # A big, empty second disk does not help when the kubelet's own filesystem is full.
 
 # %%
-observed = rb.step(nodepressure.observe, kube, np.node, state.value, shell)
+observed = rb.step(nodepressure.observe, kube, pressure.node, state.value, shell)
 observed
 
 # %% [markdown]
@@ -94,7 +95,7 @@ verdict = rb.step(nodepressure.diagnose, state.value, observed.value)
 verdict
 
 # %%
-nodepressure.plot_verdict(verdict.value, f"{np.node}: used space against the thresholds")
+nodepressure.plot_verdict(verdict.value, f"{pressure.node}: used space against the thresholds")
 
 # %% [markdown]
 # ## 5. The remedy, planned
@@ -103,7 +104,8 @@ nodepressure.plot_verdict(verdict.value, f"{np.node}: used space against the thr
 # threshold only buys time; the plan says how much.
 
 # %%
-remedy = rb.step(nodepressure.plan_remedy, np, state.value, observed.value, verdict.value, shell)
+remedy = rb.step(nodepressure.plan_remedy, pressure, state=state.value, observed=observed.value,
+                 verdict=verdict.value, shell=shell)
 remedy
 
 # %%
@@ -124,7 +126,7 @@ nodepressure.plot_verdict(verdict.value, f"{np.node}: the plan against today's u
 # line. If the kubelet does not come back, the backups are restored and it is restarted again.
 
 # %%
-rb.step(nodepressure.apply_plan, kube, np, state.value, remedy.value, shell)
+rb.step(nodepressure.apply_plan, kube, pressure, state=state.value, remedy=remedy.value, shell=shell)
 
 # %% [markdown]
 # ## 7. Verify
@@ -132,7 +134,8 @@ rb.step(nodepressure.apply_plan, kube, np, state.value, remedy.value, shell)
 # `evictionPressureTransitionPeriod` (waited for, or reported as pending).
 
 # %%
-after = rb.step(nodepressure.verify_fix, kube, np, remedy.value, shell, np.wait_transition)
+after = rb.step(nodepressure.verify_fix, kube, pressure, remedy=remedy.value, shell=shell,
+                wait=pressure.wait_transition)
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -147,7 +150,7 @@ after
 
 # %%
 # NBVAL_CHECK_OUTPUT
-fleet = rb.step(nodepressure.fleet_view, kube, np)
+fleet = rb.step(nodepressure.fleet_view, kube, pressure)
 fleet
 
 # %%

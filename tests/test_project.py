@@ -29,11 +29,21 @@ def test_dependencies_have_lower_bounds_only():
         assert ">=" in req and "<" not in req.replace("<=", "") and "==" not in req, req
 
 
-def test_harborbook_never_imports_harborlab():
+def test_import_contracts_hold():
+    """harborbook never imports harborlab; its layers import downwards only (pyproject.toml)."""
     lint = Path(sys.executable).with_name("lint-imports")
     result = subprocess.run([str(lint), "--config", str(ROOT / "pyproject.toml")], cwd=ROOT,
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
+    assert "harborbook layers" in result.stdout and " 0 broken" in result.stdout
+
+
+def test_mypy_is_clean_on_harborbook():
+    """The types hold (mypy with the pydantic plugin, configured in pyproject.toml)."""
+    result = subprocess.run([sys.executable, "-m", "mypy", "--config-file", str(ROOT / "pyproject.toml")],
+                            cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues found" in result.stdout
 
 
 def test_the_import_contracts_catch_a_violation(tmp_path):

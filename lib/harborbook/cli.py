@@ -14,7 +14,7 @@ from pathlib import Path
 import click
 
 from . import params as params_mod
-from . import report, runner
+from . import home, report, runner
 from .errors import HarborbookError, ParamsError, UsageError
 from .secrets import mask
 
@@ -26,8 +26,6 @@ class Exit(enum.IntEnum):
     INTERRUPTED = 130
 
 
-ROOT = Path(__file__).resolve().parents[2]  # the repository (editable install)
-DEFAULT_RUNBOOKS = ROOT / "runbooks"
 
 
 class PluginGroup(click.Group):
@@ -107,9 +105,11 @@ def _yaml(data: object) -> str:
 
 @cli.command("run")
 @click.argument("runbooks", nargs=-1)
-@click.option("--params", "params_file", type=click.Path(path_type=Path), default=ROOT / "params" / "sandbox.yaml",
+@click.option("--params", "params_file", type=click.Path(path_type=Path),
+              default=lambda: home.home() / "params" / "sandbox.yaml",
               show_default="params/sandbox.yaml", help="The params file describing the environment.")
-@click.option("--out", type=click.Path(path_type=Path), default=ROOT / "runs", show_default="runs/",
+@click.option("--out", type=click.Path(path_type=Path), default=lambda: (home.find_home() or Path.cwd()) / "runs",
+              show_default="runs/",
               help="Where run directories are created.")
 @click.option("--from", "start_from", metavar="NN", help="Start at this runbook number (e.g. 03).")
 @click.option("--resume", type=click.Path(path_type=Path, exists=True, file_okay=False), metavar="RUN_DIR",
@@ -117,20 +117,21 @@ def _yaml(data: object) -> str:
 @click.option("--dry-run", is_flag=True, help="Show what each runbook would change; change nothing.")
 @click.option("--cell-timeout", type=click.FloatRange(min=1), default=600, show_default=True, metavar="S",
               help="Fail a cell that runs longer than S seconds.")
-@click.option("--runbooks-dir", type=click.Path(path_type=Path, file_okay=False), default=DEFAULT_RUNBOOKS,
-              hidden=True)
+@click.option("--runbooks-dir", type=click.Path(path_type=Path, file_okay=False), default=None, hidden=True)
 def run_cmd(runbooks: tuple[str, ...], params_file: Path, out: Path, start_from: str | None, resume: Path | None,
-            dry_run: bool, cell_timeout: float, runbooks_dir: Path) -> None:
+            dry_run: bool, cell_timeout: float, runbooks_dir: Path | None) -> None:
     """Execute RUNBOOKS (names or numbers; default: all, in order) with papermill.
 
     Writes runs/<run-id>/ with each executed notebook, its HTML export, results.json,
     summary.md and index.html. Stops at the first failure and prints how to resume.
     """
+    project = runbooks_dir is None
+    runbooks_dir = runbooks_dir or home.home() / "runbooks"
     tty = sys.stdout.isatty()
     status = _StatusLine(tty)
     result = runner.run(runbooks_dir, params_file, list(runbooks), out=out, start_from=start_from, resume=resume,
                         dry_run=dry_run, cell_timeout=cell_timeout, progress=tty, on_event=status,
-                        expected=runner.EXPECTED if runbooks_dir == DEFAULT_RUNBOOKS else [])
+                        expected=runner.EXPECTED if project else [])
     click.echo("")
     click.echo(mask(report.table(result)))
     if result.missing:
@@ -155,9 +156,9 @@ def run_cmd(runbooks: tuple[str, ...], params_file: Path, out: Path, start_from:
 @click.option("--port", type=click.IntRange(1, 65535), default=8888, show_default=True,
               help="Port on 127.0.0.1 for JupyterLab.")
 @click.option("--dir", "root_dir", type=click.Path(path_type=Path, file_okay=False, exists=True),
-              default=DEFAULT_RUNBOOKS, show_default="runbooks/", help="The folder JupyterLab opens.")
+              default=None, show_default="the project's runbooks/", help="The folder JupyterLab opens.")
 @click.argument("jupyter_args", nargs=-1, type=click.UNPROCESSED)
-def notebook_cmd(port: int, root_dir: Path, jupyter_args: tuple[str, ...]) -> None:
+def notebook_cmd(port: int, root_dir: Path | None, jupyter_args: tuple[str, ...]) -> None:
     """Step through the runbooks interactively: JupyterLab on 127.0.0.1 with a fresh token.
 
     Prints the URL to open (token included) and runs until Ctrl-C. Arguments after `--` go to
@@ -168,6 +169,7 @@ def notebook_cmd(port: int, root_dir: Path, jupyter_args: tuple[str, ...]) -> No
     import shutil
     import socket
 
+    root_dir = root_dir or home.home() / "runbooks"
     jupyter = shutil.which("jupyter", path=str(Path(sys.executable).parent)) or shutil.which("jupyter")
     if jupyter is None:
         raise HarborbookError("jupyter is not installed in this environment", hint="make venv")

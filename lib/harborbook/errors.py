@@ -47,4 +47,45 @@ class RunbookError(HarborbookError):
 
 
 class TransportError(HarborbookError):
-    """A remote system (Kubernetes API, database, Redis, HTTP, node shell) failed."""
+    """A remote system (Kubernetes API, database, Redis, HTTP, node shell) failed.
+
+    ``status`` is the remote's own status code when it answered (HTTP status), else None.
+    Callers that must tell one answer from another catch the named subclasses below instead of
+    looking at the client library's exception underneath.
+    """
+
+    def __init__(self, message: str, hint: str | None = None, see: str | None = None, *,
+                 status: int | None = None):
+        super().__init__(message, hint=hint, see=see)
+        self.status = status
+
+
+class Unauthorized(TransportError):
+    """401: the credentials were refused."""
+
+
+class Forbidden(TransportError):
+    """403: authenticated, but not allowed."""
+
+
+class NotFound(TransportError):
+    """404: the object or path does not exist."""
+
+
+class Conflict(TransportError):
+    """409: somebody else changed or owns the object."""
+
+
+class Unavailable(TransportError):
+    """The remote cannot serve now: unreachable, or it answered 502/503/504."""
+
+
+_BY_STATUS: dict[int, type[TransportError]] = {401: Unauthorized, 403: Forbidden, 404: NotFound, 409: Conflict,
+                                               502: Unavailable, 503: Unavailable, 504: Unavailable}
+
+
+def transport_error(status: int | None, message: str, hint: str | None = None,
+                    see: str | None = None) -> TransportError:
+    """The named TransportError for a remote's status (plain TransportError for the others)."""
+    cls = _BY_STATUS.get(status, TransportError) if status is not None else TransportError
+    return cls(message, hint=hint, see=see, status=status)

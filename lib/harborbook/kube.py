@@ -8,6 +8,7 @@ The same code talks to the lab's emulator and to a real cluster: only the kubeco
 
 from __future__ import annotations
 
+import builtins
 import contextlib
 import json
 import time
@@ -15,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-from .errors import TransportError
+from .errors import Forbidden, NotFound, TransportError, Unavailable, transport_error
 from .secrets import mask
 
 FIELD_MANAGER = "harborbook"
@@ -68,11 +69,11 @@ class Kube:
     def __init__(self, kubeconfig: Path | None = None, context: str | None = None, timeout: float = 30.0):
         # Nothing is read until first use, so a runbook can report a bad kubeconfig as a check.
         self.kubeconfig, self.context, self.timeout = kubeconfig, context, timeout
-        self._api = None
-        self._dynamic = None
+        self._api: Any = None
+        self._dynamic: Any = None
 
     @property
-    def api(self):
+    def api(self) -> Any:
         if self._api is None:
             from kubernetes import config
             from kubernetes.config.config_exception import ConfigException
@@ -98,31 +99,31 @@ class Kube:
         return self._api
 
     @property
-    def core(self):
+    def core(self) -> Any:
         from kubernetes import client
 
         return client.CoreV1Api(self.api)
 
     @property
-    def apps(self):
+    def apps(self) -> Any:
         from kubernetes import client
 
         return client.AppsV1Api(self.api)
 
     @property
-    def storage(self):
+    def storage(self) -> Any:
         from kubernetes import client
 
         return client.StorageV1Api(self.api)
 
     @property
-    def authz(self):
+    def authz(self) -> Any:
         from kubernetes import client
 
         return client.AuthorizationV1Api(self.api)
 
     @property
-    def version_api(self):
+    def version_api(self) -> Any:
         from kubernetes import client
 
         return client.VersionApi(self.api)
@@ -133,7 +134,7 @@ class Kube:
 
     # ------------------------------------------------------------------ basics
     @property
-    def dynamic(self):
+    def dynamic(self) -> Any:
         if self._dynamic is None:
             from kubernetes.dynamic import DynamicClient
 
@@ -152,7 +153,7 @@ class Kube:
             raise _api_error(what, exc) from exc
         except HTTPError as exc:
             host = self.api.configuration.host
-            raise TransportError(f"{what}: the Kubernetes API at {host} is unreachable ({type(exc).__name__})",
+            raise Unavailable(f"{what}: the Kubernetes API at {host} is unreachable ({type(exc).__name__})",
                                  hint="check that the API server is up and cluster.kubeconfig points at it; "
                                       "for the lab: `harborbook lab status`",
                                  see="00-preflight") from exc
@@ -173,21 +174,31 @@ class Kube:
         Returns (200, parsed JSON), or (status, None) for a 403/404/5xx: an answer here, not an
         error — the caller falls back to the kubelet log and the node's files.
         """
-        from kubernetes.client.exceptions import ApiException
-
         try:
             # Raw bytes: the typed client would turn the JSON into a Python repr string.
             response = self.call(f"GET node {node} proxy/{path}",
                                  lambda: self.core.connect_get_node_proxy_with_path(node, path, _preload_content=False))
+        except (Forbidden, NotFound) as exc:
+            return exc.status or 0, None
         except TransportError as exc:
-            cause = exc.__cause__
-            if isinstance(cause, ApiException) and (cause.status in (403, 404) or (cause.status or 0) >= 500):
-                return cause.status, None
+            if exc.status is not None and exc.status >= 500:
+                return exc.status, None
             raise
         try:
             return 200, json.loads(response.data)
         except (TypeError, ValueError):
             return 200, None
+
+    def pod_log(self, namespace: str, pod: str, container: str | None = None, tail_lines: int | None = None) -> str:
+        """The container's log (its last ``tail_lines`` lines), masked: it may echo a secret."""
+        kwargs: dict[str, Any] = {}
+        if container:
+            kwargs["container"] = container
+        if tail_lines:
+            kwargs["tail_lines"] = tail_lines
+        text = self.call(f"read the log of pod {pod}",
+                         lambda: self.core.read_namespaced_pod_log(pod, namespace, **kwargs))
+        return mask(text if isinstance(text, str) else str(text or ""))
 
     def auth_headers(self) -> dict[str, str]:
         """The Authorization header this connection sends (for raw HTTP through the API server)."""
@@ -213,7 +224,7 @@ class Kube:
         listener.listen(8)
         stop = threading.Event()
 
-        def pump(src, dst) -> None:
+        def pump(src: Any, dst: Any) -> None:
             try:
                 while chunk := src.recv(65536):
                     dst.sendall(chunk)
@@ -234,8 +245,13 @@ class Kube:
                                                         namespace, ports=str(port)))
                 remote = forward.socket(port)
                 threading.Thread(target=pump, args=(conn, remote), daemon=True).start()
-                threading.Thread(target=lambda: (pump(remote, conn), forward.close(), conn.close()),
-                                 daemon=True).start()
+
+                def back(conn: socket.socket = conn, remote: Any = remote, forward: Any = forward) -> None:
+                    pump(remote, conn)
+                    forward.close()
+                    conn.close()
+
+                threading.Thread(target=back, daemon=True).start()
 
         server = threading.Thread(target=serve, daemon=True)
         server.start()
@@ -261,16 +277,14 @@ class Kube:
         return self.call(f"find {kind} in the API", lambda: self.dynamic.resources.get(api_version=api_version, kind=kind))
 
     def get(self, api_version: str, kind: str, name: str, namespace: str | None = None) -> dict | None:
-        from kubernetes.dynamic.exceptions import NotFoundError
-
+        """The object, or None when it does not exist."""
         resource = self._resource(api_version, kind)
         try:
-            return resource.get(name=name, namespace=namespace).to_dict()
-        except NotFoundError:
+            found: dict = self.call(f"read {kind} {name}",
+                                    lambda: resource.get(name=name, namespace=namespace).to_dict())
+        except NotFound:
             return None
-        except Exception as exc:  # noqa: BLE001 - translated below
-            self.call(f"read {kind} {name}", lambda: _reraise(exc))
-            raise
+        return found
 
     def list(self, api_version: str, kind: str, namespace: str | None = None, label_selector: str | None = None,
              field_selector: str | None = None) -> list[dict]:
@@ -303,18 +317,15 @@ class Kube:
         return Applied(kind, name, namespace, action, after)
 
     def delete(self, api_version: str, kind: str, name: str, namespace: str | None = None) -> bool:
-        from kubernetes.dynamic.exceptions import NotFoundError
-
         resource = self._resource(api_version, kind)
         try:
             self.call(f"delete {kind} {name}", lambda: resource.delete(name=name, namespace=namespace))
-        except TransportError as exc:
-            if isinstance(exc.__cause__, NotFoundError):
-                return False
-            raise
+        except NotFound:
+            return False
         return True
 
-    def events(self, namespace: str | None, kind: str | None = None, name: str | None = None) -> list[dict]:
+    def events(self, namespace: str | None, kind: str | None = None,
+               name: str | None = None) -> builtins.list[dict]:
         selectors = []
         if kind:
             selectors.append(f"involvedObject.kind={kind}")
@@ -378,7 +389,7 @@ class Kube:
         raise TimeoutError(f"{kind} not ready after {timeout:.0f}s")
 
 
-def _prime(stream):
+def _prime(stream: Any) -> Iterator[Any]:
     """Start a watch stream inside the error translator (the first next() does the request)."""
     items = iter(stream)
     try:
@@ -386,15 +397,11 @@ def _prime(stream):
     except StopIteration:
         return iter(())
 
-    def chain():
+    def chain() -> Iterator[Any]:
         yield first
         yield from items
 
     return chain()
-
-
-def _reraise(exc: Exception):
-    raise exc
 
 
 def _snake(kind: str) -> str:
@@ -425,4 +432,4 @@ def _api_error(what: str, exc: Exception) -> TransportError:
     text = f"{what}: {status} {message}".strip()
     if causes:
         text += "\n" + "\n".join(f"  - {c}" for c in causes[:10])
-    return TransportError(mask(text[:2000]), hint=_HINTS.get(status))
+    return transport_error(status, mask(text[:2000]), hint=_HINTS.get(status) if isinstance(status, int) else None)

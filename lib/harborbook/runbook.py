@@ -24,7 +24,7 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Generic, TypeVar
 
 import pandas as pd
 
@@ -47,15 +47,20 @@ class Status(str, enum.Enum):
         return self.value
 
 
-# Statuses that let a run continue and count as success.
-SUCCESS = {Status.OK, Status.CHANGED, Status.UNCHANGED, Status.SKIPPED, Status.WARNING}
 _COLOURS = {"ok": "#1a7f37", "changed": "#0969da", "unchanged": "#57606a", "skipped": "#57606a",
             "warning": "#9a6700", "failed": "#cf222e"}
 
 
+T = TypeVar("T")
+
+
 @dataclass
-class StepResult:
-    """What one step did: a status, a one-line summary, an optional table and data."""
+class StepResult(Generic[T]):
+    """What one step did: a status, a one-line summary, an optional table and data.
+
+    ``value`` is what a later cell needs (a connection, rendered objects, a probe): typed by the
+    step, e.g. ``StepResult[list[dict]]`` for the rendered manifests.
+    """
 
     name: str
     status: Status
@@ -65,7 +70,7 @@ class StepResult:
     hint: str | None = None
     see: str | None = None
     # What a later cell needs from this step (a connection, rendered objects); never saved.
-    value: Any = field(default=None, repr=False, compare=False)
+    value: T | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         self.status = Status(self.status)
@@ -75,7 +80,7 @@ class StepResult:
         return self.status is Status.FAILED
 
     def to_json(self) -> dict[str, Any]:
-        out = {"name": self.name, "status": self.status.value, "summary": self.summary}
+        out: dict[str, Any] = {"name": self.name, "status": self.status.value, "summary": self.summary}
         if self.hint:
             out["hint"] = self.hint
         if self.see:
@@ -106,14 +111,6 @@ class StepResult:
         return mask("\n".join(parts))
 
 
-def ok(name: str, summary: str, **kw: Any) -> StepResult:
-    return StepResult(name, Status.OK, summary, **kw)
-
-
-def failed(name: str, summary: str, hint: str | None = None, **kw: Any) -> StepResult:
-    return StepResult(name, Status.FAILED, summary, hint=hint, **kw)
-
-
 class Runbook:
     """The context of one runbook execution (returned by :func:`start`)."""
 
@@ -122,7 +119,7 @@ class Runbook:
         self.params_file = Path(params_file)
         self.dry_run = bool(dry_run)
         self.run_dir = run_dir
-        self.steps: list[StepResult] = []
+        self.steps: list[StepResult[Any]] = []
         self._started = time.time()
         self._params: params_mod.Params | None = None
 
@@ -138,9 +135,10 @@ class Runbook:
         folder.mkdir(parents=True, exist_ok=True)
         return folder / filename
 
-    def step(self, fn: Callable[..., StepResult], *args: Any, critical: bool = True, **kwargs: Any) -> StepResult:
+    def step(self, fn: Callable[..., StepResult[T]], *args: Any, critical: bool = True, **kwargs: Any) -> StepResult[T]:
         """Run one step, record it, and stop the runbook when it fails (unless not critical)."""
         name = getattr(fn, "__name__", "step").strip("_").replace("_", " ")
+        result: StepResult[T]
         try:
             result = fn(*args, **kwargs)
         except HarborbookError as exc:
@@ -156,7 +154,7 @@ class Runbook:
                                hint=result.hint, see=result.see)
         return result
 
-    def record(self, result: StepResult) -> StepResult:
+    def record(self, result: StepResult[T]) -> StepResult[T]:
         """Record a result computed in the cell itself (same bookkeeping as :meth:`step`)."""
         return self.step(lambda: result)
 
@@ -277,7 +275,8 @@ def _install_short_errors() -> None:
     if shell is None or getattr(shell, "_harborbook_short_errors", False):
         return
 
-    def short(shell, etype, value, tb, tb_offset=None):  # noqa: ANN001 - IPython's signature
+    def short(shell: Any, etype: type[BaseException], value: BaseException, tb: Any,
+              tb_offset: int | None = None) -> list[str]:  # IPython's custom_exc signature
         text = value.render() if isinstance(value, HarborbookError) else str(value)
         lines = [f"{etype.__name__}: {text.splitlines()[0] if text else ''}"] + text.splitlines()[1:]
         stb = [mask(line) for line in lines]

@@ -17,7 +17,7 @@ import shlex
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Sequence
 
 from . import params as params_mod
 from . import report
@@ -127,7 +127,7 @@ def run(
     dry_run: bool = False,
     cell_timeout: float = 600,
     progress: bool = False,
-    expected: list[str] = (),
+    expected: Sequence[str] = (),
     on_event: Callable[[str, Outcome], None] = lambda event, outcome: None,
 ) -> Run:
     """Execute the selected runbooks in order; stop at the first failure."""

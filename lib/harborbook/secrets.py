@@ -65,6 +65,7 @@ class SecretRef:
                 )
         else:
             path = self.path
+            assert path is not None  # a file: reference always has one
             try:
                 value = path.read_text(encoding="utf-8")
             except FileNotFoundError:

@@ -16,6 +16,7 @@ import hashlib
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
 from cryptography.x509.oid import NameOID
 
 from .errors import HarborbookError
@@ -111,7 +112,7 @@ def cert_from_pem(data: bytes, source: str = "certificate") -> x509.Certificate:
         ) from None
 
 
-def key_id(public_key) -> str:
+def key_id(public_key: PublicKeyTypes) -> str:
     """The libtrust key id the distribution registry gives ``public_key``.
 
     base32 of the first 240 bits of SHA-256 over the DER SubjectPublicKeyInfo, in groups of

@@ -1,5 +1,5 @@
 """Differential: the thresholds in force after kubelet flags, a config file and their combinations,
-as the product (harborbook.kubeletconfig) computes them and as the lab's kubelet does
+as the product (harborbook.kubelet.config) computes them and as the lab's kubelet does
 (harborlab.kubelet.settings, written from the kubelet's source of each era).
 
 Both must refuse the same inputs and, when the kubelet starts, agree on the hard thresholds and
@@ -14,7 +14,7 @@ import yaml
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from harborbook import kubeletconfig
+from harborbook.kubelet import config as kubeletconfig
 from harborbook.errors import HarborbookError
 from harborlab.errors import LabError
 from harborlab.kubelet import settings as lab_settings

@@ -1,5 +1,5 @@
 """Differential: kubelet.service + drop-ins + environment files -> the effective environment and
-ExecStart argv, as the product (harborbook.systemd) reads them and as the lab's systemd does
+ExecStart argv, as the product (harborbook.kubelet.systemd) reads them and as the lab's systemd does
 (harborlab.kubelet.systemd, from systemd.unit(5), systemd.service(5), systemd.exec(5)).
 
 Generated units mix what kubeadm-style drop-ins do: Environment= with quoted values, empty
@@ -13,7 +13,7 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from harborbook import systemd as product
+from harborbook.kubelet import systemd as product
 from harborbook.errors import HarborbookError
 from harborlab.errors import LabError
 from harborlab.kubelet import systemd as lab

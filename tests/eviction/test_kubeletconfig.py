@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 
 from harborbook.eviction import default_hard
-from harborbook.kubeletconfig import (KubeletConfigError, containerd_root, docker_data_root, effective_eviction,
+from harborbook.kubelet.config import (KubeletConfigError, containerd_root, docker_data_root, effective_eviction,
                                       eviction_from_configz, kubelet_root_dir, parse_duration, parse_flags)
 
 CONFIG = "/var/lib/kubelet/config.yaml"

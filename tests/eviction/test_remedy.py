@@ -6,7 +6,7 @@ import pytest
 
 from harborbook.eviction import (FsUsage, default_hard, edit_config_yaml, edit_dropin, edit_env_file,
                                  is_met, minimal_threshold, observations_from_df, plan_threshold, threshold_bytes)
-from harborbook.systemd import load_unit, service_argv
+from harborbook.kubelet.systemd import load_unit, service_argv
 
 CAP, AVAIL = 5_800_000_000, 448_000_000
 OBS = observations_from_df(FsUsage(AVAIL, CAP, 300_000, 380_000), FsUsage(93 * 10**9, 99 * 10**9, 10**6, 10**6))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from harborbook.systemd import (UnitFileError, load_unit, parse_environment_file, service_argv,
+from harborbook.kubelet.systemd import (UnitFileError, load_unit, parse_environment_file, service_argv,
                                 split_words, unit_sources, variable_source)
 
 BASE = "/lib/systemd/system/kubelet.service"

@@ -93,3 +93,53 @@ class WrappingAgent:
 
 def wrapping_factory(cluster):
     return {name: WrappingAgent(cluster.agents[name]) for name in DEFAULT_NODES}
+
+
+# A program that cannot start: what 04-rollout must recognise without sitting out its timeout.
+CRASH_MESSAGE = "harborlab: exec docker-registry: No such file or directory"
+
+
+CRASHING = {"registry-apps": 3, "jobservice-apps": 1}  # pod label name -> restarts reported
+
+
+class CrashingAgent(TrivialAgent):
+    """Owns the pods labelled ``name=registry-apps`` (and ``jobservice-apps``) and reports them
+    crash-looping, as a kubelet does after a few restarts (after one, for jobservice): waiting in
+    CrashLoopBackOff, the same termination each time; their log says why. Every other pod is left
+    to the emulator (Ready after its delay)."""
+
+    def start_pod(self, pod, cluster) -> bool:
+        restarts = CRASHING.get((pod["metadata"].get("labels") or {}).get("name"))
+        if restarts is None:
+            return False
+        asyncio.get_running_loop().call_later(0.1, lambda: self._crash(pod, cluster, restarts))
+        return True
+
+    @staticmethod
+    def _crash(pod, cluster, restarts) -> None:
+        import copy
+
+        from harborlab.kube.resources import by_key
+
+        current = cluster.set_pod_status(pod, ready=False, pod_ip="127.77.0.6")
+        if current is None:
+            return
+        status = copy.deepcopy(current["status"])
+        for entry in status.get("containerStatuses") or []:
+            entry.update(ready=False, started=False, restartCount=restarts,
+                         state={"waiting": {"reason": "CrashLoopBackOff",
+                                            "message": f"back-off 40s restarting failed container={entry['name']}"}},
+                         lastState={"terminated": {"exitCode": 127, "reason": "Error", "message": CRASH_MESSAGE}})
+        cluster.put(by_key("/pods"), {**current, "status": status})
+
+    def stop_pod(self, pod) -> None:
+        pass
+
+    def pod_log(self, pod, container, tail_lines):
+        lines = ["starting the registry", CRASH_MESSAGE]
+        return "\n".join(lines[-tail_lines:] if tail_lines else lines) + "\n"
+
+
+def crashing_factory(cluster):
+    agent = CrashingAgent(cluster.profile)
+    return {name: agent for name in DEFAULT_NODES}

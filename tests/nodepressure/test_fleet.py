@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from harborbook.kube import Kube
-from harborbook.nodepressure import fleet_view, scan_fleet
+from harborbook.steps.nodepressure import fleet_view, scan_fleet
 from harborbook.params.models import NodePressure
 from kube.conftest import start_server, stop_server
 

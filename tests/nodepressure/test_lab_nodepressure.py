@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from harborbook import nodepressure
+from harborbook.steps import nodepressure
 from harborbook.errors import RunbookError
 from harborbook.eviction.remedy import edit
 from harborbook.kube import Kube
@@ -66,21 +66,21 @@ def test_reference_incident_fixed_by_the_full_map_in_the_dropin(article):
     assert verdict.value.met == ("nodefs.available",)
     assert "must evict pods" in verdict.summary
     settings = NodePressure(node=NODE, remedy="threshold", target={"nodefs.available": "5%"}, apply=True, headroom="1%")
-    plan = nodepressure.plan_remedy(settings, state, observed, verdict.value, shell)
+    plan = nodepressure.plan_remedy(settings, state=state, observed=observed, verdict=verdict.value, shell=shell)
     [(path, diff)] = plan.data["diffs"].items()
     assert path == "/etc/systemd/system/kubelet.service.d/10-kubeadm.conf"
     assert ('+Environment="KUBELET_EVICTION_POLICY_ARGS=--eviction-hard=memory.available<100Mi,'
             'nodefs.available<5%%,nodefs.inodesFree<5%%"') in diff
-    applied = nodepressure.apply_plan(kube, settings, state, plan.value, shell, timeout=30)
+    applied = nodepressure.apply_plan(kube, settings, state=state, remedy=plan.value, shell=shell, timeout=30)
     assert applied.status.value == "changed"
     backup = Path(str(article.root(NODE)) + applied.data["backups"][0])
     assert backup.read_text() == plan.value.edits[0].before
-    after = nodepressure.verify_fix(kube, settings, plan.value, shell, wait=True)
+    after = nodepressure.verify_fix(kube, settings, remedy=plan.value, shell=shell, wait=True)
     assert after.status.value == "ok", after.summary
     assert "nodefs.available<5%" in after.summary and "DiskPressure: False" in after.summary
     # Idempotent: a second plan finds the file already right.
     state2 = nodepressure.thresholds_in_force(kube, NODE, shell).value
-    again = nodepressure.plan_remedy(settings, state2, observed, verdict.value, shell)
+    again = nodepressure.plan_remedy(settings, state=state2, observed=observed, verdict=verdict.value, shell=shell)
     assert again.status.value == "unchanged" and again.value.edits == []
 
 
@@ -93,7 +93,7 @@ def test_a_kubelet_that_refuses_the_new_value_is_rolled_back(article):
     remedy = nodepressure.fix.Remedy("threshold", [edit(path, before, bad)], {"nodefs.available": "0%"})
     settings = NodePressure(node=NODE, remedy="threshold", apply=True)
     with pytest.raises(RunbookError) as info:
-        nodepressure.apply_plan(kube, settings, state, remedy, shell, timeout=8)
+        nodepressure.apply_plan(kube, settings, state=state, remedy=remedy, shell=shell, timeout=8)
     assert "backups were restored" in str(info.value) and "must be positive: 0%" in str(info.value)
     assert shell.read(path) == before
     assert wait_until(lambda: any(c["type"] == "Ready" and c["status"] == "True"
@@ -104,11 +104,11 @@ def test_cleanup_frees_the_space_instead(article):
     scenario.disk_pressure(article.state, NODE, "92%")
     kube, shell, state, observed, verdict = diagnose(article)
     settings = NodePressure(node=NODE, remedy="cleanup", apply=True, headroom="1%")
-    plan = nodepressure.plan_remedy(settings, state, observed, verdict.value, shell)
+    plan = nodepressure.plan_remedy(settings, state=state, observed=observed, verdict=verdict.value, shell=shell)
     assert plan.value.to_free > 0 and plan.value.commands
     assert plan.status.value == "ok", plan.summary
-    nodepressure.apply_plan(kube, settings, state, plan.value, shell)
-    after = nodepressure.verify_fix(kube, settings, plan.value, shell, wait=True)
+    nodepressure.apply_plan(kube, settings, state=state, remedy=plan.value, shell=shell)
+    after = nodepressure.verify_fix(kube, settings, remedy=plan.value, shell=shell, wait=True)
     assert "no threshold met" in after.summary, after.summary
 
 
@@ -118,11 +118,11 @@ def test_modern_node_reads_configz_and_writes_config_yaml(modern):
     assert observed.source == "stats/summary"
     assert state.thresholds["imagefs.available"] == "15%"
     settings = NodePressure(node=NODE, remedy="threshold", target={"nodefs.available": "5%"}, apply=True)
-    plan = nodepressure.plan_remedy(settings, state, observed, verdict.value, shell)
+    plan = nodepressure.plan_remedy(settings, state=state, observed=observed, verdict=verdict.value, shell=shell)
     [(path, diff)] = plan.data["diffs"].items()
     assert path == "/var/lib/kubelet/config.yaml"
     assert "kubeadm upgrade" in plan.summary
-    nodepressure.apply_plan(kube, settings, state, plan.value, shell, timeout=30)
+    nodepressure.apply_plan(kube, settings, state=state, remedy=plan.value, shell=shell, timeout=30)
     state2 = nodepressure.thresholds_in_force(kube, NODE, shell).value
     assert state2.source == "configz" and state2.thresholds["nodefs.available"] == "5%"
     assert state2.thresholds["memory.available"] == "100Mi"  # the full map: memory eviction stays on

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from harborbook.errors import HarborbookError
-from harborbook.nodepressure import clusterview
-from harborbook.nodepressure.inforce import _normal
-from harborbook.nodepressure.observe import parse_df
+from harborbook.steps.nodepressure import clusterview
+from harborbook.steps.nodepressure.inforce import comparable
+from harborbook.steps.nodepressure.observe import parse_df
 
 
 @pytest.mark.parametrize(
@@ -34,9 +34,9 @@ def test_parse_df_refuses_garbage(text):
 
 
 def test_equal_maps_compare_like_the_kubelet():
-    assert _normal({"nodefs.available": "10%"}) == _normal({"nodefs.available": "10.0%"})
-    assert _normal({"memory.available": "100Mi"}) == _normal({"memory.available": "104857600"})
-    assert _normal({"nodefs.available": "10%"}) != _normal({"nodefs.available": "5%"})
+    assert comparable({"nodefs.available": "10%"}) == comparable({"nodefs.available": "10.0%"})
+    assert comparable({"memory.available": "100Mi"}) == comparable({"memory.available": "104857600"})
+    assert comparable({"nodefs.available": "10%"}) != comparable({"nodefs.available": "5%"})
 
 
 def test_node_row_orders_conditions_and_taints():

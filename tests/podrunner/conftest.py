@@ -25,7 +25,8 @@ from pathlib import Path
 import pytest
 from ruamel.yaml import YAML
 
-from harborbook import params as params_mod, storage
+from harborbook import params as params_mod
+from harborbook import cephfs as storage
 from harborbook.kube import Kube
 from harborbook.render import Credentials, generate, render
 from harborlab import procs

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from harborbook import rollout
+from harborbook.steps import rollout
 
 
 def test_ordered_puts_config_before_services_before_workloads():
@@ -50,3 +50,42 @@ def test_deployment_ready(deployment, ready):
 )
 def test_pod_reason(status, reason):
     assert rollout.pod_reason({"status": status}) == reason
+
+
+def crashing(restarts=3, message="exec docker-registry: No such file or directory", code=127, ready=False,
+             deleting=False):
+    pod = {"metadata": {"name": "p"}, "status": {
+        "conditions": [{"type": "Ready", "status": "True" if ready else "False"}],
+        "containerStatuses": [{"name": "registry", "image": "vmware/registry:2.6.2-photon", "restartCount": restarts,
+                               "state": {"waiting": {"reason": "CrashLoopBackOff"}},
+                               "lastState": {"terminated": {"exitCode": code, "reason": "Error",
+                                                            "message": message}}}]}}
+    if deleting:
+        pod["metadata"]["deletionTimestamp"] = "2026-01-01T00:00:00Z"
+    return pod
+
+
+def pulling(image="vmware/registry:nope", reason="ImagePullBackOff"):
+    return {"metadata": {"name": "p"}, "status": {"phase": "Pending", "containerStatuses": [
+        {"name": "registry", "image": image, "restartCount": 0, "state": {"waiting": {"reason": reason}}}]}}
+
+
+@pytest.mark.parametrize(
+    "pods,stuck",
+    [
+        ([crashing(), crashing()], True),
+        ([crashing(), crashing(restarts=2)], False),
+        ([crashing(), crashing(message="connection refused")], False),
+        ([crashing(), crashing(code=1)], False),
+        ([crashing(), crashing(ready=True)], False),
+        ([crashing(), crashing(restarts=0, deleting=True)], True),
+        ([pulling(), pulling(reason="ErrImagePull")], True),
+        ([pulling(), pulling(image="vmware/registry:other")], False),
+        ([pulling(), crashing()], False),
+        ([], False),
+    ],
+    ids=["same-crash", "too-few-restarts", "other-message", "other-exit-code", "one-ready", "deleting-ignored",
+         "image-missing", "two-images", "mixed", "no-pods"],
+)
+def test_stuck_component(pods, stuck):
+    assert rollout.stuck_component(pods) is stuck

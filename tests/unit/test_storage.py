@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from harborbook import params, storage
+from harborbook import cephfs as storage, params
+from harborbook.steps import storage as storage_steps
 from harborbook.errors import RunbookError
 
 MOUNTINFO = """\
@@ -58,7 +59,7 @@ def test_check_cephfs_mount_accepts_both_fstypes(tmp_path):
 
 def test_require_cephfs_writes_nothing_when_unmounted(tmp_path):
     with pytest.raises(RunbookError, match="CephFS is not mounted") as info:
-        storage.require_cephfs(tmp_path)
+        storage_steps.require_cephfs(tmp_path)
     assert "storage.mount" in info.value.hint
     assert list(tmp_path.iterdir()) == []
 

@@ -48,7 +48,7 @@ class ArtifactWriter:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self.tmp = path.with_name(path.name + ".partial")
-        self.fh: IO[bytes] = gzip.open(self.tmp, "wb", compresslevel=level)
+        self.fh: IO[bytes] = gzip.open(self.tmp, "wb", compresslevel=level)  # type: ignore[assignment]
         self.delimiter = b";"
         self.fh.write(b"-- harborbook dump of database " + target.encode() + b"\n")
 

@@ -8,7 +8,7 @@ timestamped backup database in the same statement.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 
 import pymysql
@@ -69,9 +69,3 @@ def execute(conn: pymysql.Connection, plan: SwapPlan, *, target: str, endpoint: 
                 cur.execute(sql)
     except pymysql.err.MySQLError as exc:
         raise wrap(exc, endpoint, doing=f"moving the tables into {target}") from None
-
-
-@dataclass
-class SwapResult:
-    plan: SwapPlan
-    tables: list[str] = field(default_factory=list)

@@ -67,8 +67,8 @@ def compare(source: dict[str, TableStats], target: dict[str, TableStats]) -> lis
     for table in sorted(set(source) | set(target)):
         src, dst = source.get(table), target.get(table)
         if src is None or dst is None:
-            checks.append(TableCheck(table, src and src.rows, dst and dst.rows,
-                                     src and src.checksum, dst and dst.checksum, False,
+            checks.append(TableCheck(table, src.rows if src else None, dst.rows if dst else None,
+                                     src.checksum if src else None, dst.checksum if dst else None, False,
                                      "missing in target" if dst is None else "not in source"))
             continue
         problems = []

@@ -51,9 +51,3 @@ def soft_thresholds_due(first_observed: Mapping[str, datetime], grace: Mapping[s
     """Soft thresholds met continuously for at least their grace period (thresholdsMetGracePeriod)."""
     return frozenset(s for s, since in first_observed.items()
                      if s in grace and now - since >= grace[s])
-
-
-def still_met(previously_met: Iterable[str], met_now: Iterable[str], met_with_reclaim: Iterable[str]) -> frozenset[str]:
-    """Met this pass: the newly met, plus the previously met not yet back over threshold + minReclaim."""
-    previous = set(previously_met)
-    return frozenset(set(met_now) | (previous & set(met_with_reclaim)))

@@ -106,14 +106,17 @@ def plan_threshold(current: Mapping[str, str], observations: Mapping[str, Observ
         after.update(target)
     else:
         for signal in met or ():
-            obs = observations[signal]
-            room = headroom_bytes(headroom, obs.capacity)
-            after[signal] = minimal_threshold(obs.available, obs.capacity, room, current[signal])
+            seen = observations[signal]
+            if seen.available is None or seen.capacity is None:
+                continue  # a met signal was measured; without figures there is nothing to move
+            room = headroom_bytes(headroom, seen.capacity)
+            after[signal] = minimal_threshold(seen.available, seen.capacity, room, current[signal])
     changed = {s: (current.get(s), v) for s, v in after.items() if current.get(s) != v}
-    buys, ends = {}, True
+    buys: dict[str, int] = {}
+    ends = True
     for signal in after:
         obs = observations.get(signal)
-        if obs is None or obs.missing is not None:
+        if obs is None or obs.missing is not None or obs.available is None or obs.capacity is None:
             continue
         new_bytes = threshold_bytes(after[signal], obs.capacity)
         if signal in changed:

@@ -10,10 +10,6 @@ import re
 from dataclasses import dataclass
 from typing import NamedTuple
 
-OPERATOR_LESS_THAN = "LessThan"
-# The only operator the kubelet accepts; the flag form writes it as "<".
-OPERATOR_TOKENS = {"<": OPERATOR_LESS_THAN}
-
 DISK_PRESSURE = "DiskPressure"
 MEMORY_PRESSURE = "MemoryPressure"
 PID_PRESSURE = "PIDPressure"
@@ -104,13 +100,6 @@ DEFAULT_HARD_BY_VERSION: tuple[tuple[KubeletVersion, str, str], ...] = (
     (V(1, 9), "imagefs.available", "15%"),
     (V(1, 30), "imagefs.inodesFree", "5%"),
 )
-
-DEFAULT_PRESSURE_TRANSITION_SECONDS = 300.0  # evictionPressureTransitionPeriod: 5m
-HOUSEKEEPING_SECONDS = 10.0
-
-# containerfs (1.29+): custom values are ignored; the kubelet copies the thresholds of
-# the filesystem that really holds the containers' writable layers.
-CONTAINERFS_COPIES_FROM = {"containerfs.available": "available", "containerfs.inodesFree": "inodesFree"}
 
 
 def signals_for(version: KubeletVersion | str) -> tuple[str, ...]:

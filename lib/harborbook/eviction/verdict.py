@@ -168,21 +168,21 @@ def evaluate(observations: Mapping[str, Observation], thresholds: Mapping[str, s
         note = notes.get(signal, "")
         parsed = parse_threshold_value(signal, value)
         if parsed is None:
-            rows.append(VerdictRow(signal, obs and obs.available, obs and obs.capacity,
+            rows.append(VerdictRow(signal, obs.available if obs else None, obs.capacity if obs else None,
                                    None, value, None, None, None, "disabled (0% and 100% switch a signal off)"))
             continue
-        if obs is None or obs.missing is not None:
-            reason = obs.missing if obs is not None else "no observation"
+        if obs is None or obs.missing is not None or obs.available is None or obs.capacity is None:
+            reason = obs.missing if obs is not None and obs.missing else "no observation"
             rows.append(VerdictRow(signal, None, None, None, value, None, None, None,
                                    f"skipped: {reason}"))
             continue
         limit = parsed.bytes(obs.capacity)
-        met = is_met_with_reclaim(obs.available, obs.capacity, value, was_met=signal in previously,
-                                  min_reclaim=(min_reclaim or {}).get(signal))
-        if met and parsed.exact(obs.capacity) <= obs.available:
+        signal_met = is_met_with_reclaim(obs.available, obs.capacity, value, was_met=signal in previously,
+                                         min_reclaim=(min_reclaim or {}).get(signal))
+        if signal_met and parsed.exact(obs.capacity) <= obs.available:
             note = (note + "; " if note else "") + "still met: not yet above threshold + minimum reclaim"
         used = round(100.0 * (obs.capacity - obs.available) / obs.capacity, 1) if obs.capacity else None
-        rows.append(VerdictRow(signal, obs.available, obs.capacity, used, value, limit, met,
+        rows.append(VerdictRow(signal, obs.available, obs.capacity, used, value, limit, signal_met,
                                obs.available - limit, note))
     met = tuple(row.signal for row in rows if row.met)
     reclaim = {s: RECLAIM[(SIGNALS[s].filesystem, imagefs_separate)] for s in met}

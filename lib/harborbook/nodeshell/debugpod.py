@@ -14,7 +14,7 @@ import base64
 import json
 import secrets
 import time
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
 from kubernetes import client
 from kubernetes.client.rest import ApiException
@@ -81,7 +81,8 @@ class DebugPodShell(NodeShell):
         if self.pod:
             return
         name = f"node-debugger-{self.node}-{secrets.token_hex(3)}"[:63]
-        manifest = debug_pod_manifest(name, self.node, self.image, self.privileged, self.critical)
+        # The client serialises a plain dict as it would a V1Pod.
+        manifest: Any = debug_pod_manifest(name, self.node, self.image, self.privileged, self.critical)
         try:
             self.api.create_namespaced_pod(self.namespace, manifest)
         except ApiException as exc:
@@ -90,7 +91,7 @@ class DebugPodShell(NodeShell):
         deadline = self.clock() + self.start_timeout
         try:
             while True:
-                status = self.api.read_namespaced_pod(name, self.namespace).status
+                status: Any = self.api.read_namespaced_pod(name, self.namespace).status
                 if status.phase == "Running":
                     return
                 if status.phase in ("Failed", "Succeeded") or self.clock() > deadline:

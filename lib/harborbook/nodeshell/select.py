@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import atexit
+from typing import TYPE_CHECKING
 
+from .base import NodeShell
 from .chroot import ChrootShell
 from .debugpod import DebugPodShell
 from .ssh import SshShell
 
+if TYPE_CHECKING:
+    from ..kube import Kube
+    from ..params.models import Access
 
-def for_node(access, node: str, kube=None):
+
+def for_node(access: Access | None, node: str, kube: Kube | None = None) -> NodeShell | None:
     """A shell on ``node`` through the configured transport; None without access or for the fleet.
 
     A debug pod is deleted when the shell is closed, and at the latest when the process exits

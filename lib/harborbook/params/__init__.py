@@ -14,6 +14,7 @@ import difflib
 import hashlib
 import json
 from pathlib import Path
+from collections.abc import Mapping
 from typing import Any
 
 from pydantic import ValidationError
@@ -131,7 +132,7 @@ _SHOW_INPUT = {"int_parsing", "int_type", "int_from_float", "float_parsing", "fl
                "greater_than", "less_than", "string_pattern_mismatch", "union_tag_invalid"}
 
 
-def _describe(err: dict, tree: Any, shown: str) -> str:
+def _describe(err: Mapping[str, Any], tree: Any, shown: str) -> str:
     loc = tuple(err["loc"])
     kind = err["type"]
     # Discriminated unions put the tag in loc ('source', 'server', 'port'): drop it from the path.

@@ -1,5 +1,7 @@
 """One HTTP exchange with the standard library, and HTTP failures as ``TransportError``.
 
+The one HTTP helper of harborbook: the registry client and 05's UI checks both use it.
+
 ``http.client`` rather than urllib: we need every status back as data (a 401 is the start of
 a login, not an exception), no automatic auth, and redirects followed only where we say.
 Error bodies come from remote systems and may echo what we sent: they are cut short and
@@ -13,7 +15,7 @@ import ssl
 import urllib.parse
 from dataclasses import dataclass, field
 
-from ..errors import TransportError
+from ..errors import TransportError, Unavailable, transport_error
 from ..secrets import mask
 
 BODY_LIMIT = 300
@@ -69,14 +71,16 @@ def http_error(method: str, response: Response, secrets: tuple[str, ...] = (), w
     message = f"{prefix}{method} {response.url} -> HTTP {response.status}"
     if body:
         message += f": {body}"
-    return TransportError(message, hint=HINTS.get(response.status, DEFAULT_HINT))
+    return transport_error(response.status, message, hint=HINTS.get(response.status, DEFAULT_HINT))
 
 
-def _connection(parts: urllib.parse.SplitResult, timeout: float, context: ssl.SSLContext | None):
+def _connection(parts: urllib.parse.SplitResult, timeout: float,
+                context: ssl.SSLContext | None) -> http.client.HTTPConnection:
+    host = parts.hostname or ""  # request() refused URLs without a host
     if parts.scheme == "https":
-        return http.client.HTTPSConnection(parts.hostname, parts.port, timeout=timeout, context=context)
+        return http.client.HTTPSConnection(host, parts.port, timeout=timeout, context=context)
     if parts.scheme == "http":
-        return http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout)
+        return http.client.HTTPConnection(host, parts.port, timeout=timeout)
     raise TransportError(f"unsupported URL scheme in {parts.geturl()}", hint="use http:// or https://")
 
 
@@ -110,7 +114,7 @@ def request(
             data = raw.read() if method != "HEAD" else b""
             response = Response(raw.status, url, list(raw.getheaders()), data)
         except (OSError, http.client.HTTPException) as exc:
-            raise TransportError(
+            raise Unavailable(
                 f"{method} {url}: cannot reach the server ({type(exc).__name__}: {exc})",
                 hint="check the address, that the service is running, and the network path to it",
             ) from exc

@@ -14,7 +14,7 @@ from typing import Iterable, Mapping, Sequence
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
-from .. import beego
+from .. import beego, cephfs
 from ..params.models import Params, Target
 from .findings import Finding, Level
 from .podview import Value, Workload, data_of, env_of, mount_for, mounted_files, repository, workloads
@@ -159,7 +159,8 @@ def registry_http_secret(manifests: Iterable[dict], catalog: Mapping[str, str] |
         return []
     hint = ("set one http.secret for all replicas: REGISTRY_HTTP_SECRET from a Secret "
             "(harbor-registry-secret) in every registry pod")
-    findings, seen = [], {}
+    findings: list[Finding] = []
+    seen: dict[str, list[str]] = {}
     for workload, container in registries:
         env = env_of(container, manifests).get("REGISTRY_HTTP_SECRET")
         config_secret = _get(_registry_config(workload, container, manifests, catalog), "http", "secret")
@@ -315,12 +316,10 @@ def run_all(manifests: Iterable[dict], params: Params, *, catalog: Mapping[str, 
     ``claim_modes`` defaults to the claims 01-cephfs-storage creates (ReadWriteMany);
     ``secrets`` (name -> value) are looked for inside ConfigMaps.
     """
-    from .. import storage
-
     manifests = list(manifests)
     if claim_modes is None:
-        claim_modes = {storage.CLAIMS[v]: storage.pvc_manifest(params.storage, params.cluster.namespace, v)
-                       ["spec"]["accessModes"] for v in storage.VOLUMES}
+        claim_modes = {cephfs.CLAIMS[v]: cephfs.pvc_manifest(params.storage, params.cluster.namespace, v)
+                       ["spec"]["accessModes"] for v in cephfs.VOLUMES}
     harbor = params.harbor
     findings = [
         *config_mounts(manifests, catalog, harbor.allow_known_bugs),

@@ -13,7 +13,7 @@ import base64
 import copy
 import io
 import json
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Mapping, overload
 
 import jinja2
 from ruamel.yaml import YAML
@@ -117,7 +117,12 @@ def masked(manifests: Iterable[dict]) -> list[dict]:
     return [mask_object(obj) for obj in manifests]
 
 
+@overload
+def mask_object(obj: dict) -> dict: ...
+@overload
+def mask_object(obj: None) -> None: ...
 def mask_object(obj: dict | None) -> dict | None:
+    """A copy with every Secret value replaced by ``***``."""
     if obj is None:
         return None
     out = copy.deepcopy(obj)

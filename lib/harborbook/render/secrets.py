@@ -88,9 +88,9 @@ class GeneratedSecrets:
             if len(getattr(self, name)) != length:
                 raise GeneratedSecretsError(f"{STORED_SECRET_NAME}: {key} must be {length} characters",
                                             hint="delete that key from the Secret to regenerate it")
-        key = tokenkeys.key_from_pem(self.token_key_pem.encode(), source=f"{STORED_SECRET_NAME}: private_key.pem")
+        private = tokenkeys.key_from_pem(self.token_key_pem.encode(), source=f"{STORED_SECRET_NAME}: private_key.pem")
         cert = tokenkeys.cert_from_pem(self.token_cert_pem.encode(), source=f"{STORED_SECRET_NAME}: root.crt")
-        if not tokenkeys.cert_matches_key(cert, key):
+        if not tokenkeys.cert_matches_key(cert, private):
             raise GeneratedSecretsError(
                 f"{STORED_SECRET_NAME}: root.crt is not the certificate of private_key.pem "
                 "(the registry would refuse every token the ui signs)",

@@ -67,7 +67,7 @@ def _definitions(version: tuple[int, int], strict: bool) -> Resource:
 
 def _load(version: tuple[int, int], strict: bool, name: str) -> dict:
     folder = f"v{version[0]}.{version[1]}.0-local" + ("-strict" if strict else "")
-    path = resources.files(SCHEMA_PACKAGE).joinpath(SCHEMA_FOLDER, folder, name)
+    path = resources.files(SCHEMA_PACKAGE) / SCHEMA_FOLDER / folder / name
     return json.loads(path.read_text())
 
 

@@ -23,7 +23,7 @@ import io
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Iterator
+from typing import Any, BinaryIO, Iterator
 
 from .errors import DumpError
 
@@ -57,6 +57,12 @@ class Statement:
     sql: bytes
     line: int  # 1-based line where the statement starts
     delimiter: bytes = b";"
+
+
+def _end(match: re.Match[bytes] | None) -> int:
+    """Where a pattern that always matches (it may match nothing) stopped."""
+    assert match is not None
+    return match.end()
 
 
 def _bulk(delimiter: bytes, conditional: bool) -> re.Pattern[bytes]:
@@ -133,7 +139,7 @@ class DumpReader:
         self._bulk_cond = _bulk(b";", True)
 
     @classmethod
-    def open(cls, path: Path | str, **kwargs) -> "DumpReader":
+    def open(cls, path: Path | str, **kwargs: Any) -> "DumpReader":
         path = Path(path)
         return cls(open_dump(path), str(path), **kwargs)
 
@@ -218,7 +224,7 @@ class DumpReader:
     def _skip_between(self) -> bool:
         """Skip whitespace, comments and client commands; True when a statement starts."""
         while True:
-            self._pos = _WS.match(self._buf, self._pos).end()
+            self._pos = _end(_WS.match(self._buf, self._pos))
             # Enough bytes to recognise the longest thing that can start here (sandbox line).
             if len(self._buf) - self._pos < LOOKAHEAD and not self._eof:
                 self._fill()
@@ -331,7 +337,7 @@ class DumpReader:
         while True:
             bulk = self._bulk_cond if self._cond else self._bulk
             limit = self._limit()
-            self._pos = bulk.match(self._buf, self._pos, limit).end()
+            self._pos = _end(bulk.match(self._buf, self._pos, limit))
             buf, pos = self._buf, self._pos
             if pos >= limit:
                 if not self._eof:
@@ -382,12 +388,12 @@ def _excerpt(text: bytes, size: int = 60) -> str:
     return head + ("..." if len(text) > size else "")
 
 
-def read_statements(path: Path | str, **kwargs) -> Iterator[Statement]:
+def read_statements(path: Path | str, **kwargs: Any) -> Iterator[Statement]:
     """Convenience: the statements of a dump file (plain or gzip), closing it at the end."""
     with DumpReader.open(path, **kwargs) as reader:
         yield from reader
 
 
-def reader_for_bytes(data: bytes, source: str = "<bytes>", **kwargs) -> DumpReader:
+def reader_for_bytes(data: bytes, source: str = "<bytes>", **kwargs: Any) -> DumpReader:
     """A reader over in-memory bytes (tests, small dumps)."""
     return DumpReader(io.BytesIO(data), source, **kwargs)

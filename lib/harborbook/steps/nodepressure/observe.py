@@ -14,11 +14,14 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from .. import kubeletconfig
-from ..errors import HarborbookError
-from ..eviction import FsUsage, Observation, observations_from_df, observations_from_summary
-from ..eviction.verdict import human
-from ..runbook import Status, StepResult
+from ...kubelet import config as kubeletconfig
+from ...errors import HarborbookError
+from ...eviction import FsUsage, Observation, observations_from_df, observations_from_summary
+from ...eviction.verdict import human
+from ...kube import Kube
+from ...nodeshell import NodeShell
+from ...runbook import Status, StepResult
+from .inforce import InForce
 
 
 @dataclass
@@ -59,7 +62,7 @@ def parse_df(text: str) -> tuple[str, int, int, str]:
     return device, total, available, " ".join(fields[5:])
 
 
-def runtime_root(shell, argv: list[str], version: str) -> tuple[str, str]:
+def runtime_root(shell: NodeShell, argv: list[str], version: str) -> tuple[str, str]:
     """(runtime, data root) as configured on the node."""
     read = lambda path: (lambda r: r[1] if r[0] == 0 else None)(shell.run(["cat", path], check=False))  # noqa: E731
     endpoint = kubeletconfig.flag_value(argv[1:], "container-runtime-endpoint") or ""
@@ -69,7 +72,7 @@ def runtime_root(shell, argv: list[str], version: str) -> tuple[str, str]:
     return "docker", kubeletconfig.docker_data_root(daemon)
 
 
-def df(shell, role: str, path: str) -> Filesystem:
+def df(shell: NodeShell, role: str, path: str) -> Filesystem:
     rc, out, err = shell.run(["df", "-P", "-B1", path], check=False)
     if rc != 0:
         raise HarborbookError(f"df {path} failed on the node: {err.strip()[:200]}")
@@ -82,7 +85,7 @@ def df(shell, role: str, path: str) -> Filesystem:
     return fs
 
 
-def observe(kube, node: str, state, shell=None) -> StepResult:
+def observe(kube: Kube, node: str, state: InForce | None, shell: NodeShell | None = None) -> StepResult[Observed]:
     """stats/summary when the node serves it; else df through the node shell."""
     from .clusterview import FLEET, fleet_skip
 
@@ -95,7 +98,7 @@ def observe(kube, node: str, state, shell=None) -> StepResult:
         separate = bool(image) and (fs.get("capacityBytes"), fs.get("availableBytes")) != (
             image.get("capacityBytes"), image.get("availableBytes"))
         observed = Observed(observations, separate, "stats/summary", pods_active=len(summary.get("pods") or []))
-        rows = [{"role": "nodefs", "filesystem": "node.fs", "size": human(fs.get("capacityBytes") or 0, "x"),
+        rows: list[dict[str, object]] = [{"role": "nodefs", "filesystem": "node.fs", "size": human(fs.get("capacityBytes") or 0, "x"),
                  "available": human(fs.get("availableBytes") or 0, "x")},
                 {"role": "imagefs", "filesystem": "node.runtime.imageFs" if separate else "(= nodefs)",
                  "size": human(image.get("capacityBytes") or 0, "x"), "available": human(image.get("availableBytes") or 0, "x")}]

@@ -12,24 +12,26 @@ import hashlib
 import json
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 import pandas as pd
 
-from . import db
-from .runbook import Status, StepResult
+from .. import db
+from ..checks import status_for
+from ..params.models import Database, Target
+from ..runbook import Status, StepResult
 
 
-def _login(target) -> db.Login:
+def _login(target: Target) -> db.Login:
     return db.Login(target.admin_user, target.admin_password, field="database.target.admin_password")
 
 
-def _endpoints(target) -> list[db.Endpoint]:
+def _endpoints(target: Target) -> list[db.Endpoint]:
     return [db.Endpoint(e.host, e.port) for e in target.endpoints]
 
 
 @contextlib.contextmanager
-def _connected(target) -> Iterator[tuple[object, db.ServerInfo, list[db.ServerInfo]]]:
+def _connected(target: Target) -> Iterator[tuple[Any, db.ServerInfo, list[db.ServerInfo]]]:
     conn, info, probed = db.first_healthy(_endpoints(target), _login(target))
     try:
         yield conn, info, probed
@@ -37,7 +39,12 @@ def _connected(target) -> Iterator[tuple[object, db.ServerInfo, list[db.ServerIn
         conn.close()
 
 
-def target_cluster(database) -> StepResult:
+def _status(outcome: str) -> Status:
+    """db's outcome words (changed | unchanged | planned) as a step status."""
+    return status_for(outcome != "unchanged", dry_run=outcome == "planned")
+
+
+def target_cluster(database: Database) -> StepResult[None]:
     """Connect to the first healthy endpoint and show every endpoint probed."""
     with _connected(database.target) as (_, info, probed):
         table = pd.DataFrame([p.row() for p in probed])
@@ -46,14 +53,14 @@ def target_cluster(database) -> StepResult:
                       data={"endpoint": info.endpoint, "kind": info.kind})
 
 
-def account(database, dry_run: bool) -> StepResult:
+def account(database: Database, dry_run: bool) -> StepResult[None]:
     """The database (utf8), the Harbor user, and privileges on that database only."""
     t = database.target
     with _connected(t) as (conn, info, _):
         host, port = info.endpoint.rsplit(":", 1)
         result = db.ensure_account(conn, db.Endpoint(host, int(port)), database=t.database, user=t.user, password=t.password, host=t.user_host,
                                    dry_run=dry_run)
-    status = {"changed": Status.CHANGED, "unchanged": Status.UNCHANGED, "planned": Status.SKIPPED}[result.status]
+    status = _status(result.status)
     if result.warnings and status is not Status.SKIPPED:
         status = Status.WARNING if status is Status.UNCHANGED else status
     rows = [{"statement": s} for s in result.actions] or [{"statement": "(nothing to do)"}]
@@ -67,7 +74,7 @@ def account(database, dry_run: bool) -> StepResult:
                       data={"revoke": list(result.revoke)})
 
 
-def _source(database) -> db.SourceServer | db.DumpFile:
+def _source(database: Database) -> db.SourceServer | db.DumpFile:
     src = database.source
     if src.kind == "dumpfile":
         return db.DumpFile(Path(src.path), database=src.database)
@@ -78,7 +85,7 @@ def _source(database) -> db.SourceServer | db.DumpFile:
 META_DB = "harborbook_meta"  # where harborbook records what it migrated (never Harbor's own database)
 
 
-def source_fingerprint(database) -> str:
+def source_fingerprint(database: Database) -> str:
     """What the source holds: CHECKSUM TABLE of every table (server) or the dump file's bytes."""
     src = database.source
     digest = hashlib.sha256()
@@ -100,7 +107,7 @@ def source_fingerprint(database) -> str:
     return digest.hexdigest()
 
 
-def _marker(conn, target: str) -> tuple[str, str] | None:
+def _marker(conn: Any, target: str) -> tuple[str, str] | None:
     """(source fingerprint, when) recorded by an earlier migration into ``target``."""
     with conn.cursor() as cur:
         cur.execute("SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA=%s AND TABLE_NAME='migrations'",
@@ -112,7 +119,7 @@ def _marker(conn, target: str) -> tuple[str, str] | None:
     return (row[0], str(row[1])) if row else None
 
 
-def _record(conn, target: str, fingerprint: str) -> None:
+def _record(conn: Any, target: str, fingerprint: str) -> None:
     with conn.cursor() as cur:
         cur.execute(f"CREATE DATABASE IF NOT EXISTS `{META_DB}` CHARACTER SET utf8")
         # A primary key: Galera replicates row changes of keyed tables only reliably.
@@ -121,7 +128,7 @@ def _record(conn, target: str, fingerprint: str) -> None:
         cur.execute(f"REPLACE INTO `{META_DB}`.migrations VALUES (%s, %s, UTC_TIMESTAMP())", (target, fingerprint))
 
 
-def migrate(database, artifact: Path, dry_run: bool, now: datetime | None = None) -> StepResult:
+def migrate(database: Database, artifact: Path, dry_run: bool, now: datetime | None = None) -> StepResult[None]:
     """Dump, rename, import into staging, verify, swap atomically; keep a gzip dump.
 
     Once Harbor runs, it writes to the target (logins, pushes): a re-run must not mistake that
@@ -149,7 +156,7 @@ def migrate(database, artifact: Path, dry_run: bool, now: datetime | None = None
         if not dry_run:
             _record(conn, t.database, fingerprint)
     table = pd.DataFrame(result.table(), columns=["table", "rows source", "rows target", "checksum match", "ok", "problem"])
-    status = {"changed": Status.CHANGED, "unchanged": Status.UNCHANGED, "planned": Status.SKIPPED}[result.status]
+    status = _status(result.status)
     if result.warnings and status is Status.UNCHANGED:
         status = Status.WARNING
     summary = result.summary

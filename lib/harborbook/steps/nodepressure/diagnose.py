@@ -4,15 +4,22 @@ from __future__ import annotations
 
 import pandas as pd
 
-from ..eviction import evaluate
-from ..eviction.thresholds import threshold_bytes
-from ..eviction.verdict import human
-from ..runbook import Status, StepResult
+from typing import TYPE_CHECKING
+
+from ...eviction import Verdict, evaluate
+from ...eviction.thresholds import threshold_bytes
+from ...eviction.verdict import human
+from ...runbook import Status, StepResult
+from .inforce import InForce
+from .observe import Observed
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 COLUMNS = ["signal", "available", "capacity", "used %", "threshold", "threshold bytes", "met", "margin"]
 
 
-def diagnose(state, observed, pods_active: int | None = None) -> StepResult:
+def diagnose(state: InForce | None, observed: Observed | None, pods_active: int | None = None) -> StepResult[Verdict]:
     """Exactly the kubelet's comparison: strictly less than, float32 percentages, min reclaim."""
     if state is None or observed is None:
         from .clusterview import fleet_skip
@@ -37,7 +44,7 @@ def diagnose(state, observed, pods_active: int | None = None) -> StepResult:
                       data={"met": list(verdict.met), "conditions": sorted(verdict.conditions)}, value=verdict)
 
 
-def plot_verdict(verdict, title: str = "", planned: dict[str, str] | None = None):
+def plot_verdict(verdict: Verdict | None, title: str = "", planned: dict[str, str] | None = None) -> Figure | None:
     """Used space of each filesystem against each of its thresholds (a figure, for display).
 
     With ``planned`` (a remedy's intended map), the planned lines are drawn too, dotted: the

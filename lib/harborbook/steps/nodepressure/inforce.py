@@ -11,15 +11,19 @@ from __future__ import annotations
 
 import posixpath
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import pandas as pd
 
-from .. import kubeletconfig, systemd
-from ..errors import HarborbookError
-from ..eviction import default_hard, thresholds_from_log
-from ..eviction.signals import KubeletVersion
-from ..runbook import Status, StepResult
+from ...kubelet import config as kubeletconfig, systemd
+from ...errors import HarborbookError
+from ...eviction import default_hard, thresholds_from_log
+from ...eviction.pressure import DEFAULT_TRANSITION
+from ...eviction.signals import KubeletVersion
+from ...kube import Kube
+from ...nodeshell import NodeShell
+from ...runbook import Status, StepResult
 
 UNIT = "kubelet.service"
 UNIT_DIRS = ("/etc/systemd/system", "/run/systemd/system", "/lib/systemd/system", "/usr/lib/systemd/system")
@@ -33,7 +37,7 @@ class InForce:
     version: str
     thresholds: dict[str, str]
     source: str  # configz | kubelet log | unit files | defaults
-    transition_period_s: float = 300.0
+    transition_period_s: float = DEFAULT_TRANSITION.total_seconds()
     files: dict[str, str] = field(default_factory=dict)  # every file read: path -> text
     from_files: dict[str, str] | None = None  # what the files say (None when unread)
     files_error: str | None = None  # the kubelet would refuse these files (its message)
@@ -46,7 +50,7 @@ class InForce:
     disagreement: str | None = None
 
 
-def reader(shell):
+def reader(shell: NodeShell) -> Callable[[str], str | None]:
     """A read function for the parsers: file text, or None when the node has no such file."""
     def read(path: str) -> str | None:
         rc, out, _ = shell.run(["cat", path], check=False)
@@ -55,7 +59,7 @@ def reader(shell):
     return read
 
 
-def lister(shell):
+def lister(shell: NodeShell) -> Callable[[str], list[str] | None]:
     def list_dir(path: str) -> list[str] | None:
         rc, out, _ = shell.run(["ls", "-1", path], check=False)
         return out.split() if rc == 0 else None
@@ -63,7 +67,7 @@ def lister(shell):
     return list_dir
 
 
-def unit_files(shell) -> dict[str, str]:
+def unit_files(shell: NodeShell) -> dict[str, str]:
     """The kubelet unit and every drop-in, from all of systemd's unit directories."""
     read, list_dir = reader(shell), lister(shell)
     files: dict[str, str] = {}
@@ -81,23 +85,23 @@ def unit_files(shell) -> dict[str, str]:
     return files
 
 
-def _legacy_systemd(shell) -> bool:
+def _legacy_systemd(shell: NodeShell) -> bool:
     """systemd before 236 kept unknown % specifiers; newer versions drop the line."""
     rc, out, _ = shell.run(["systemctl", "--version"], check=False)
     match = re.search(r"systemd (\d+)", out or "")
-    return bool(match) and int(match.group(1)) < 236
+    return match is not None and int(match.group(1)) < 236
 
 
-def read_files(shell, version: str, state: InForce) -> None:
+def read_files(shell: NodeShell, version: str, state: InForce) -> None:
     """Fill ``state`` with what the unit files and config say (or why the kubelet would refuse them)."""
     read = reader(shell)
     cache: dict[str, str | None] = {}
 
     def cached(path: str) -> str | None:
         if path not in cache:
-            cache[path] = read(path)
-            if cache[path] is not None:
-                state.files[path] = cache[path]
+            text = cache[path] = read(path)
+            if text is not None:
+                state.files[path] = text
         return cache[path]
 
     files = unit_files(shell)
@@ -117,7 +121,8 @@ def read_files(shell, version: str, state: InForce) -> None:
         state.files_error = exc.message
 
 
-def thresholds_in_force(kube, node: str, shell=None, version: str | None = None) -> StepResult:
+def thresholds_in_force(kube: Kube, node: str, shell: NodeShell | None = None,
+                        version: str | None = None) -> StepResult[InForce]:
     """The hard thresholds the kubelet uses, with their source; files read when a shell is given."""
     from .clusterview import FLEET, fleet_skip
 
@@ -146,15 +151,16 @@ def thresholds_in_force(kube, node: str, shell=None, version: str | None = None)
     if state.source == "defaults":
         state.thresholds = dict(default_hard(KubeletVersion.parse(version)))
     if state.from_files is not None and state.source in ("configz", "kubelet log") and \
-            _normal(state.from_files) != _normal(state.thresholds):
-        state.disagreement = (f"the files say {_show(state.from_files)} but the running kubelet uses "
-                              f"{_show(state.thresholds)}: they were changed without restarting the kubelet")
+            comparable(state.from_files) != comparable(state.thresholds):
+        state.disagreement = (f"the files say {shown(state.from_files)} but the running kubelet uses "
+                              f"{shown(state.thresholds)}: they were changed without restarting the kubelet")
     rows = [{"signal": s, "threshold": v, "source": state.source,
              "files say": (state.from_files or {}).get(s, "-") if state.from_files is not None else "(not read)"}
             for s, v in sorted(state.thresholds.items())]
-    for s in sorted(set(state.from_files or {}) - set(state.thresholds)):
-        rows.append({"signal": s, "threshold": "-", "source": state.source, "files say": state.from_files[s]})
-    summary = f"{node} (kubelet {version}): {_show(state.thresholds)} from {state.source}"
+    from_files = state.from_files or {}
+    for s in sorted(set(from_files) - set(state.thresholds)):
+        rows.append({"signal": s, "threshold": "-", "source": state.source, "files say": from_files[s]})
+    summary = f"{node} (kubelet {version}): {shown(state.thresholds)} from {state.source}"
     result_status = Status.OK
     if state.disagreement:
         summary += "; " + state.disagreement
@@ -167,9 +173,9 @@ def thresholds_in_force(kube, node: str, shell=None, version: str | None = None)
                             "files": sorted(state.files)}, value=state)
 
 
-def _normal(thresholds: dict[str, str]) -> dict[str, str]:
+def comparable(thresholds: dict[str, str]) -> dict[str, str]:
     """Compare maps the way the kubelet would: 10% == 10.0%, 100Mi == 104857600."""
-    from ..eviction import parse_threshold_value
+    from ...eviction import parse_threshold_value
 
     out = {}
     for signal, value in thresholds.items():
@@ -183,5 +189,5 @@ def _normal(thresholds: dict[str, str]) -> dict[str, str]:
     return out
 
 
-def _show(thresholds: dict[str, str]) -> str:
+def shown(thresholds: dict[str, str]) -> str:
     return ", ".join(f"{s}<{v}" for s, v in sorted(thresholds.items())) or "no thresholds"

@@ -11,17 +11,26 @@ from __future__ import annotations
 import datetime as dt
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 import pandas as pd
 
-from ..errors import RunbookError
-from ..eviction import edit_config_yaml, edit_dropin, edit_env_file, plan_threshold, thresholds_from_log
-from ..eviction.remedy import headroom_bytes
-from ..eviction.verdict import human
-from ..runbook import Status, StepResult
-from .inforce import _normal, _show, thresholds_in_force
-from .observe import observe
+from ...errors import RunbookError
+from ...eviction import edit_config_yaml, edit_dropin, edit_env_file, plan_threshold, thresholds_from_log
+from ...eviction.remedy import headroom_bytes
+from ...eviction.verdict import human
+from ... import checks, conditions
+from ...checks import Check, failed, ok, warning
+from ...eviction import FileEdit, Verdict
+from ...eviction.messages import TAINTS
+from ...kube import Kube
+from ...nodeshell import NodeShell
+from ...params.models import NodePressure
+from ...runbook import Status, StepResult
+from .inforce import InForce, comparable, shown, thresholds_in_force
+from .observe import Observed, observe
 
+DISK_PRESSURE_TAINT = TAINTS["DiskPressure"]
 KUBEADM_NOTE = ("`kubeadm upgrade` rewrites /var/lib/kubelet/config.yaml from the kube-system/kubelet-config "
                 "ConfigMap: record the change there too, or it is lost at the next upgrade")
 
@@ -29,16 +38,17 @@ KUBEADM_NOTE = ("`kubeadm upgrade` rewrites /var/lib/kubelet/config.yaml from th
 @dataclass
 class Remedy:
     kind: str  # report | threshold | cleanup
-    edits: list = field(default_factory=list)  # FileEdit
+    edits: list[FileEdit] = field(default_factory=list)
     intended: dict[str, str] = field(default_factory=dict)
     commands: list[list[str]] = field(default_factory=list)
     to_free: int = 0
 
 
 # ------------------------------------------------------------------ plan
-def plan_remedy(settings, state, observed, verdict, shell=None) -> StepResult:
+def plan_remedy(settings: NodePressure, *, state: InForce | None, observed: Observed | None,
+                verdict: Verdict | None, shell: NodeShell | None = None) -> StepResult[Remedy]:
     """The remedy chosen in node_pressure.remedy, planned and shown before anything changes."""
-    if state is None or verdict is None:
+    if state is None or observed is None or verdict is None:
         return StepResult("remedy", Status.SKIPPED, "node: all — remedies are planned one node at a time",
                           value=Remedy("report"))
     if settings.remedy == "report":
@@ -49,7 +59,7 @@ def plan_remedy(settings, state, observed, verdict, shell=None) -> StepResult:
     return _plan_cleanup(settings, state, observed, verdict, shell)
 
 
-def _plan_threshold(settings, state, observed, verdict) -> StepResult:
+def _plan_threshold(settings: NodePressure, state: InForce, observed: Observed, verdict: Verdict) -> StepResult[Remedy]:
     plan = plan_threshold(state.thresholds, observed.observations, target=settings.target or None,
                           headroom=settings.headroom, met=verdict.met)
     if state.config_path:
@@ -73,8 +83,8 @@ def _plan_threshold(settings, state, observed, verdict) -> StepResult:
     status = Status.OK if edit.changed else Status.UNCHANGED
     if not plan.ends_pressure:
         status = Status.WARNING
-    summary = (f"write the full map {_show(plan.after)} to {path}" if edit.changed
-               else f"{path} already holds {_show(plan.after)}")
+    summary = (f"write the full map {shown(plan.after)} to {path}" if edit.changed
+               else f"{path} already holds {shown(plan.after)}")
     return StepResult("remedy", status, summary + ". " + " ".join(notes), table=pd.DataFrame(rows),
                       data={"diffs": {path: edit.diff}, "intended": plan.after, "file": path},
                       value=Remedy("threshold", [edit] if edit.changed else [], dict(plan.after)))
@@ -89,14 +99,15 @@ CLEANUP = [
 ]
 
 
-def _plan_cleanup(settings, state, observed, verdict, shell) -> StepResult:
+def _plan_cleanup(settings: NodePressure, state: InForce, observed: Observed, verdict: Verdict,
+                  shell: NodeShell | None) -> StepResult[Remedy]:
     if shell is None:
         return StepResult("remedy", Status.FAILED, "cleanup needs a node shell",
                           hint="configure node_pressure.access (ssh, debug-pod or chroot)")
     nodefs = observed.observations.get("nodefs.available")
     limit = next((r for r in verdict.rows if r.signal == "nodefs.available"), None)
     to_free = 0
-    if nodefs and limit and limit.threshold_bytes is not None:
+    if nodefs and nodefs.available is not None and nodefs.capacity and limit and limit.threshold_bytes is not None:
         wanted = limit.threshold_bytes + headroom_bytes(settings.headroom, nodefs.capacity)
         to_free = max(0, wanted - nodefs.available)
     rows, commands, total = [], [], 0
@@ -124,12 +135,16 @@ def diffs(remedy: Remedy) -> str:
 
 
 # ------------------------------------------------------------------ apply
-def apply_plan(kube, settings, state, remedy: Remedy, shell, timeout: float = 120) -> StepResult:
+def apply_plan(kube: Kube, settings: NodePressure, *, state: InForce | None, remedy: Remedy | None,
+               shell: NodeShell | None, timeout: float = 120) -> StepResult[None]:
     """Only with apply: true and one node: back up, write atomically, restart, roll back on failure."""
-    if not settings.apply or remedy.kind == "report":
+    if not settings.apply or remedy is None or remedy.kind == "report":
         return StepResult("apply", Status.SKIPPED, "apply: false — the plan above was shown, nothing changed")
-    if settings.node == "all":
+    if settings.node == "all" or state is None:
         raise RunbookError("apply is refused for the fleet view", hint="set node_pressure.node to one node")
+    if shell is None:
+        raise RunbookError("applying a remedy needs a node shell",
+                           hint="configure node_pressure.access (ssh, debug-pod or chroot)")
     if remedy.kind == "cleanup":
         done = []
         for argv in remedy.commands:
@@ -159,7 +174,8 @@ def apply_plan(kube, settings, state, remedy: Remedy, shell, timeout: float = 12
                        hint="fix the value the kubelet refused (see its error above) and run again")
 
 
-def _restart_and_wait(kube, node: str, shell, intended: dict | None, timeout: float) -> tuple[bool, str]:
+def _restart_and_wait(kube: Kube, node: str, shell: NodeShell, intended: dict[str, str] | None,
+                      timeout: float) -> tuple[bool, str]:
     shell.run(["systemctl", "daemon-reload"], check=False)
     rc, _, err = shell.run(["systemctl", "restart", "kubelet"], check=False)
     if rc != 0:
@@ -169,75 +185,71 @@ def _restart_and_wait(kube, node: str, shell, intended: dict | None, timeout: fl
     while time.monotonic() < deadline:
         rc, log, _ = shell.run(["journalctl", "-u", "kubelet", "--no-pager", "-o", "cat"], check=False)
         seen = thresholds_from_log(log) if rc == 0 else None
-        if intended is None or (seen is not None and _normal(seen) == _normal(intended)):
-            if _ready(kube, node):
-                return True, f"Ready; its start-up line shows {_show(seen or {})}"
+        if intended is None or (seen is not None and comparable(seen) == comparable(intended)):
+            if conditions.ready(kube.get("v1", "Node", node) or {}):
+                return True, f"Ready; its start-up line shows {shown(seen or {})}"
         time.sleep(1)
-    return False, f"not Ready with the new thresholds after {timeout:.0f}s (log shows {_show(seen or {})})"
-
-
-def _ready(kube, node: str) -> bool:
-    obj = kube.get("v1", "Node", node) or {}
-    return any(c.get("type") == "Ready" and c.get("status") == "True"
-               for c in (obj.get("status") or {}).get("conditions") or [])
+    return False, f"not Ready with the new thresholds after {timeout:.0f}s (log shows {shown(seen or {})})"
 
 
 # ------------------------------------------------------------------ verify
-def verify_fix(kube, settings, remedy: Remedy, shell, wait: bool, now=None) -> StepResult:
+def verify_fix(kube: Kube, settings: NodePressure, *, remedy: Remedy | None, shell: NodeShell | None, wait: bool,
+               now: dt.datetime | None = None) -> StepResult[None]:
     """Thresholds now as intended; signals no longer met; DiskPressure gone (or pending until...)."""
     from .diagnose import diagnose
 
-    if not settings.apply or remedy.kind == "report":
+    if not settings.apply or remedy is None or remedy.kind == "report":
         return StepResult("after the fix", Status.SKIPPED, "nothing was applied")
     state = thresholds_in_force(kube, settings.node, shell).value
     observed = observe(kube, settings.node, state, shell).value
     verdict = diagnose(state, observed).value
-    rows = []
+    if state is None or observed is None or verdict is None:
+        return StepResult("after the fix", Status.FAILED, f"cannot read {settings.node} again after the fix",
+                          hint="see the thresholds and observations steps above")
+    area = "after the fix"
+    found: list[Check] = []
     if remedy.kind == "threshold":
-        same = _normal(state.thresholds) == _normal(remedy.intended)
-        rows.append({"check": "thresholds in force", "status": "ok" if same else "failed",
-                     "detail": f"{_show(state.thresholds)} ({state.source})"})
-    rows.append({"check": "signals", "status": "ok" if not verdict.met else "failed",
-                 "detail": "no threshold met" if not verdict.met else "still met: " + ", ".join(verdict.met)})
-    pressure = _condition(kube, settings.node, "DiskPressure")
+        same = comparable(state.thresholds) == comparable(remedy.intended)
+        found.append(Check(area, "thresholds in force", Status.OK if same else Status.FAILED,
+                           f"{shown(state.thresholds)} ({state.source})"))
+    found.append(ok(area, "signals", "no threshold met") if not verdict.met else
+                 failed(area, "signals", "still met: " + ", ".join(verdict.met)))
+    pressure = conditions.condition(kube.get("v1", "Node", settings.node) or {}, "DiskPressure")
     if pressure == "True" and not verdict.met:
         period = state.transition_period_s
         if wait:
             pressure = _wait_condition_clear(kube, settings.node, period + 30)
         if pressure == "True":
             until = (now or dt.datetime.now()) + dt.timedelta(seconds=period)
-            rows.append({"check": "DiskPressure", "status": "warning",
-                         "detail": f"pending until {until:%H:%M:%S} (evictionPressureTransitionPeriod {period:.0f}s)"})
+            found.append(warning(area, "DiskPressure",
+                                 f"pending until {until:%H:%M:%S} (evictionPressureTransitionPeriod {period:.0f}s)"))
     if pressure != "True":
-        rows.append({"check": "DiskPressure", "status": "ok", "detail": "False"})
+        found.append(ok(area, "DiskPressure", "False"))
     taints = [t["key"] for t in ((kube.get("v1", "Node", settings.node) or {}).get("spec") or {}).get("taints") or []]
-    rows.append({"check": "disk-pressure taint", "status": "failed" if "node.kubernetes.io/disk-pressure" in taints and pressure != "True" else ("ok" if "node.kubernetes.io/disk-pressure" not in taints else "warning"),
-                 "detail": "removed" if "node.kubernetes.io/disk-pressure" not in taints else "still set"})
+    if DISK_PRESSURE_TAINT not in taints:
+        found.append(ok(area, "disk-pressure taint", "removed"))
+    elif pressure != "True":  # the condition cleared but the taint stayed: the node controller is stuck
+        found.append(failed(area, "disk-pressure taint", "still set"))
+    else:
+        found.append(warning(area, "disk-pressure taint", "still set"))
     pending = [p["metadata"]["name"] for p in kube.list("v1", "Pod", field_selector="status.phase=Pending")]
-    rows.append({"check": "pending pods", "status": "ok" if not pending else "warning",
-                 "detail": f"{len(pending)} Pending" + (f": {', '.join(sorted(pending)[:5])}" if pending else "")})
-    failed = [r for r in rows if r["status"] == "failed"]
-    status = Status.FAILED if failed else (Status.WARNING if any(r["status"] == "warning" for r in rows) else Status.OK)
-    return StepResult("after the fix", status, "; ".join(f"{r['check']}: {r['detail']}" for r in rows),
-                      table=pd.DataFrame(rows), hint="see the rows above" if failed else None)
+    found.append(ok(area, "pending pods", "0 Pending") if not pending else
+                 warning(area, "pending pods", f"{len(pending)} Pending: {', '.join(sorted(pending)[:5])}"))
+    result: StepResult[None] = checks.result("after the fix", found)
+    result.summary = "; ".join(f"{c.name}: {c.detail}" for c in found)
+    result.hint = "see the rows above" if result.failed else None
+    return result
 
 
-def _condition(kube, node: str, kind: str) -> str:
-    obj = kube.get("v1", "Node", node) or {}
-    return next((c.get("status") for c in (obj.get("status") or {}).get("conditions") or [] if c.get("type") == kind), "Unknown")
-
-
-def _wait_condition_clear(kube, node: str, timeout: float) -> str:
+def _wait_condition_clear(kube: Kube, node: str, timeout: float) -> str:
     from tqdm.auto import tqdm
 
     start = time.monotonic()
     with tqdm(total=int(timeout), desc="DiskPressure transition", unit="s", mininterval=1, leave=False) as bar:
-        def cleared(objs: dict) -> bool:
+        def cleared(objs: dict[str, dict[str, Any]]) -> bool:
             bar.n = int(time.monotonic() - start)
             bar.refresh()
-            node_obj = objs.get(node) or {}
-            return any(c.get("type") == "DiskPressure" and c.get("status") == "False"
-                       for c in (node_obj.get("status") or {}).get("conditions") or [])
+            return conditions.condition(objs.get(node) or {}, "DiskPressure") == "False"
 
         try:
             kube.wait_for("v1", "Node", None, cleared, timeout=timeout, field_selector=f"metadata.name={node}")

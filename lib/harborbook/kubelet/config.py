@@ -15,15 +15,21 @@ from __future__ import annotations
 import json
 import posixpath
 import re
-import tomllib
+import sys
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, Callable, Mapping, Sequence
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # Python 3.10: the same parser as the tomli package (a dependency there)
+    import tomli as tomllib
 
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
 from harborbook.errors import HarborbookError
+from harborbook.eviction.pressure import DEFAULT_TRANSITION
 from harborbook.eviction.signals import KubeletVersion, default_hard
 from harborbook.eviction.thresholds import (EvictionSettingError, check_signal, parse_eviction_flag,
                                             parse_min_reclaim, parse_threshold_value)
@@ -32,7 +38,6 @@ Reader = Callable[[str], "str | None"]
 Lister = Callable[[str], "list[str] | None"]
 
 DEFAULT_ROOT_DIR = "/var/lib/kubelet"
-DEFAULT_TRANSITION = timedelta(minutes=5)
 # Flags that take no value: "--flag value" must not swallow the next argument after these.
 BOOL_FLAGS = frozenset({
     "allow-privileged", "fail-swap-on", "register-node", "register-schedulable", "rotate-certificates",

@@ -7,17 +7,23 @@ apply is refused for the fleet.
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from .. import kubeletconfig
-from ..errors import HarborbookError
-from ..eviction import evaluate, observations_from_summary
-from ..eviction.verdict import human
-from ..runbook import Status, StepResult
+from ...kubelet import config as kubeletconfig
+from ...errors import HarborbookError
+from ...eviction import evaluate, observations_from_summary
+from ...eviction.verdict import human
+from ...kube import Kube
+from ...params.models import NodePressure
+from ...runbook import Status, StepResult
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 
-def scan_node(kube, node: dict) -> dict:
+def scan_node(kube: Kube, node: dict[str, Any]) -> dict[str, Any]:
     """One node's verdict from its kubelet's own answers (no node shell)."""
     name = node["metadata"]["name"]
     version = ((node.get("status") or {}).get("nodeInfo") or {}).get("kubeletVersion", "v1.30.0")
@@ -38,17 +44,17 @@ def scan_node(kube, node: dict) -> dict:
     separate = bool(image) and (image.get("capacityBytes"), image.get("availableBytes")) != (
         fs.get("capacityBytes"), fs.get("availableBytes"))
     verdict = evaluate(observations_from_summary(summary), settings.hard, imagefs_separate=separate, version=version)
-    evaluated = [r for r in verdict.rows if r.margin_bytes is not None]
-    closest = min(evaluated, key=lambda r: r.margin_bytes / max(r.capacity or 1, 1)) if evaluated else None
+    evaluated = [(r.margin_bytes, r) for r in verdict.rows if r.margin_bytes is not None]
+    margin, closest = min(evaluated, key=lambda mr: mr[0] / max(mr[1].capacity or 1, 1)) if evaluated else (0, None)
     row.update(verdict="PRESSURE" if verdict.met else "ok", met=", ".join(verdict.met),
                closest=closest.signal if closest else "",
-               margin=human(closest.margin_bytes, closest.signal) if closest else "",
-               **{"margin bytes": closest.margin_bytes if closest else None,
-                  "margin %": round(100 * closest.margin_bytes / closest.capacity, 2) if closest and closest.capacity else None})
+               margin=human(margin, closest.signal) if closest else "",
+               **{"margin bytes": margin if closest else None,
+                  "margin %": round(100 * margin / closest.capacity, 2) if closest and closest.capacity else None})
     return row
 
 
-def fleet_view(kube, settings) -> StepResult:
+def fleet_view(kube: Kube, settings: NodePressure) -> StepResult[pd.DataFrame]:
     """Every node's verdict, sorted by the smallest relative margin first.
 
     Read-only and bounded, so it runs whether 06 was pointed at one node or at ``all``: after
@@ -56,7 +62,7 @@ def fleet_view(kube, settings) -> StepResult:
     return scan_fleet(kube, settings.concurrency)
 
 
-def scan_fleet(kube, concurrency: int = 32) -> StepResult:
+def scan_fleet(kube: Kube, concurrency: int = 32) -> StepResult[pd.DataFrame]:
     """Steps 1-4 for every node through configz and stats/summary, with bounded concurrency."""
     nodes = kube.list("v1", "Node")
     with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
@@ -73,7 +79,7 @@ def scan_fleet(kube, concurrency: int = 32) -> StepResult:
                       data={"pressured": sorted(pressured), "needs_access": sorted(blind)}, value=table)
 
 
-def plot_fleet(table: pd.DataFrame, top: int = 40):
+def plot_fleet(table: pd.DataFrame | None, top: int = 40) -> Figure | None:
     """The nodes with the smallest margins (percent of capacity above the closest threshold)."""
     if table is None:
         return None

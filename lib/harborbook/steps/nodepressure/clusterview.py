@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import pandas as pd
 
-from ..runbook import Status, StepResult
+from typing import Any
 
+from ...conditions import condition
+from ...kube import Kube
+from ...runbook import Status, StepResult
+
+Obj = dict[str, Any]
 CONDITIONS = ("Ready", "DiskPressure", "MemoryPressure", "PIDPressure")
 EVENT_REASONS = ("EvictionThresholdMet", "NodeHasDiskPressure", "NodeHasNoDiskPressure", "FreeDiskSpaceFailed",
                  "ImageGCFailed", "Evicted", "NodeNotReady", "NodeReady")
@@ -14,24 +19,23 @@ EVENT_REASONS = ("EvictionThresholdMet", "NodeHasDiskPressure", "NodeHasNoDiskPr
 FLEET = "all"
 
 
-def fleet_skip(name: str) -> StepResult:
+def fleet_skip(name: str) -> StepResult[Any]:
     """A single-node step when node_pressure.node is `all`: the fleet step reports instead."""
     return StepResult(name, Status.SKIPPED, "node: all — see the fleet view below")
 
 
-def _conditions(node: dict) -> dict[str, str]:
-    found = {c.get("type"): c.get("status") for c in (node.get("status") or {}).get("conditions") or []}
-    return {c: found.get(c, "Unknown") for c in CONDITIONS}
+def _conditions(node: Obj) -> dict[str, str]:
+    return {c: condition(node, c) for c in CONDITIONS}
 
 
-def node_row(node: dict) -> dict:
+def node_row(node: Obj) -> dict[str, str]:
     taints = (node.get("spec") or {}).get("taints") or []
     return {"node": node["metadata"]["name"], **_conditions(node),
             "taints": ", ".join(sorted(f"{t['key']}:{t['effect']}" for t in taints)) or "-",
             "kubelet": ((node.get("status") or {}).get("nodeInfo") or {}).get("kubeletVersion", "?")}
 
 
-def cluster_view(kube, node: str) -> StepResult:
+def cluster_view(kube: Kube, node: str) -> StepResult[None]:
     """Every node's conditions, taints and kubelet version (the chosen node first)."""
     nodes = kube.list("v1", "Node")
     rows = sorted((node_row(n) for n in nodes), key=lambda r: (r["node"] != node, r["node"]))
@@ -46,7 +50,7 @@ def cluster_view(kube, node: str) -> StepResult:
                       data={"pressured": pressured, "versions": {r["node"]: r["kubelet"] for r in rows}})
 
 
-def pods_affected(kube, node: str) -> StepResult:
+def pods_affected(kube: Kube, node: str) -> StepResult[None]:
     """Pods Pending, Evicted, or refused by the node (sorted; no ages, so the table is stable)."""
     if node == FLEET:
         return fleet_skip("affected pods")
@@ -67,7 +71,7 @@ def pods_affected(kube, node: str) -> StepResult:
                       table=pd.DataFrame(rows, columns=["namespace", "pod", "phase", "reason", "message"]))
 
 
-def node_events(kube, node: str) -> StepResult:
+def node_events(kube: Kube, node: str) -> StepResult[None]:
     """The node's eviction-related events, aggregated by reason (counts, not ages)."""
     if node == FLEET:
         return fleet_skip("node events")
