@@ -118,3 +118,25 @@ def test_verdict_keeps_the_order_checks_ran_in(harbor):
     Front.realm = "http://elsewhere/service/token"
     result = verify.verdict([verify.endpoints(harbor), verify.shared_storage(None, harbor, verify.Probe())])
     assert list(result.table["check"]) == ["UI page", "token challenge"] and result.failed
+
+
+def test_failover_deletes_nothing_when_an_earlier_check_failed():
+    from harborbook.runbook import Status, StepResult
+    from harborbook.steps import verify
+
+    class NoCluster:
+        def __getattr__(self, name):
+            raise AssertionError(f"failover touched the cluster ({name}) though a check had failed")
+
+    earlier = [StepResult("login", Status.OK, "fine"), StepResult("sessions", Status.FAILED, "Redis is down")]
+    result = verify.failover(kube=NoCluster(), namespace="harbor", harbor=None, redis_params=None, probe=None,
+                             requests=3, timeout=1, earlier=earlier)
+    assert result.status is Status.SKIPPED and "sessions failed above" in result.summary
+    healthy = [StepResult("login", Status.OK, "fine")]
+    try:
+        verify.failover(kube=NoCluster(), namespace="harbor", harbor=None, redis_params=None, probe=None,
+                        requests=3, timeout=1, earlier=healthy)
+    except AssertionError as exc:
+        assert "touched the cluster" in str(exc)  # with nothing failed it goes on to delete pods
+    else:
+        raise AssertionError("failover skipped a healthy deployment")

@@ -16,7 +16,7 @@ import shutil
 import subprocess
 import tempfile
 import urllib.parse
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -302,10 +302,19 @@ def sessions(harbor: Harbor, redis_params: Redis, requests: int, area: str = "se
 
 # ------------------------------------------------------------------ failover
 def failover(*, kube: Kube, namespace: str, harbor: Harbor, redis_params: Redis, probe: Probe, requests: int,
-             timeout: float, dry_run: bool = False) -> StepResult[None]:
-    """Delete one pod each of registry, ui and nginx; after each replacement, pull and log in again."""
+             timeout: float, dry_run: bool = False, earlier: Sequence[StepResult[Any]] = ()) -> StepResult[None]:
+    """Delete one pod each of registry, ui and nginx; after each replacement, pull and log in again.
+
+    Refused when an ``earlier`` check of this runbook failed: deleting replicas of a deployment
+    that already fails would only deepen the outage, and the failover result would mean nothing.
+    """
     if dry_run:
         return StepResult("failover", Status.SKIPPED, "dry run: no pod deleted")
+    broken = [step.name for step in earlier if step.failed]
+    if broken:
+        return StepResult("failover", Status.SKIPPED,
+                          f"no pod deleted: {', '.join(broken)} failed above, and taking replicas down would "
+                          "only add to the outage", hint="fix what failed, then run 05-verify again")
     area = "failover"
     found: list[Check] = []
     for component in ("registry", "ui", "nginx"):
