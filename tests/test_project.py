@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -109,3 +110,16 @@ def test_notebook_has_a_parameters_cell_with_safe_defaults(notebook):
     assert len(tagged) == 1, "exactly one cell tagged 'parameters'"
     assert "params_file" in tagged[0].source and "dry_run = False" in tagged[0].source
     assert nb.metadata.get("kernelspec", {}).get("name") == "python3"
+
+
+@pytest.mark.parametrize("notebook", sorted((ROOT / "runbooks").glob("[0-9][0-9]-*.ipynb")), ids=lambda p: p.name)
+def test_every_plot_in_a_golden_notebook_is_a_picture(notebook):
+    """A plot cell's stored output is a PNG (what JupyterLab and the HTML show), never the text
+    `<Figure size ...>` that a forced non-interactive backend leaves."""
+    cells = json.loads(notebook.read_text())["cells"]
+    for cell in cells:
+        source = "".join(cell["source"])
+        if cell["cell_type"] != "code" or ".plot_" not in source:
+            continue
+        kinds = [kind for output in cell.get("outputs", []) for kind in output.get("data", {})]
+        assert "image/png" in kinds, f"{notebook.name}: {source.splitlines()[0]} shows {kinds or 'nothing'}"
