@@ -18,6 +18,8 @@ from pathlib import Path
 import pytest
 from kubernetes import client, config
 
+from harborlab.kube.tls import context_from_kubeconfig
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -151,7 +153,7 @@ def raw_request(server: KubeServer, method: str, path: str, body: bytes | None =
     req = urllib.request.Request(cfg["clusters"][0]["cluster"]["server"] + path, data=body, method=method,
                                  headers=headers)
     try:
-        with urllib.request.urlopen(req, timeout=10) as resp:
+        with urllib.request.urlopen(req, timeout=10, context=context_from_kubeconfig(cfg)) as resp:
             return resp.status, json.loads(resp.read() or b"{}")
     except urllib.error.HTTPError as err:
         return err.code, json.loads(err.read() or b"{}")

@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 import pytest
 from multidict import MultiDict
 
+from harborlab.kube.tls import context_from_kubeconfig
 from harborlab.kube.inflight import InflightLimit, long_running, request_verb
 
 pytestmark = pytest.mark.lab   # starts an emulator subprocess (no root)
@@ -25,12 +26,16 @@ def _cfg(server):
     return cfg["clusters"][0]["cluster"]["server"], cfg["users"][0]["user"]["token"]
 
 
+def _tls(server):
+    return context_from_kubeconfig(json.loads(server.kubeconfig.read_text()))
+
+
 def _request(server, method, path, body=None):
     base, token = _cfg(server)
     req = urllib.request.Request(base + path, data=body, method=method,
                                  headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
     try:
-        with urllib.request.urlopen(req, timeout=10) as resp:
+        with urllib.request.urlopen(req, timeout=10, context=_tls(server)) as resp:
             return resp.status, dict(resp.headers), resp.read()
     except urllib.error.HTTPError as err:
         return err.code, dict(err.headers), err.read()
@@ -43,7 +48,8 @@ def _hold_a_mutating_slot(server) -> socket.socket:
     """A POST whose body has not all arrived: the handler is running, its slot taken."""
     base, token = _cfg(server)
     url = urlsplit(base)
-    sock = socket.create_connection((url.hostname, url.port), timeout=10)
+    sock = _tls(server).wrap_socket(socket.create_connection((url.hostname, url.port), timeout=10),
+                                    server_hostname=url.hostname)
     body = HELD_BODY
     sock.sendall(b"POST /api/v1/namespaces HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
                  b"Authorization: Bearer " + token.encode() + b"\r\n"
@@ -75,7 +81,7 @@ def test_past_the_mutating_limit_the_answer_is_429_with_retry_after(server_facto
         base, token = _cfg(server)
         watch = urllib.request.urlopen(urllib.request.Request(
             base + "/api/v1/namespaces?watch=true&timeoutSeconds=5",
-            headers={"Authorization": f"Bearer {token}"}), timeout=10)
+            headers={"Authorization": f"Bearer {token}"}), timeout=10, context=_tls(server))
         try:
             watch.readline()
             assert _request(server, "GET", "/api/v1/namespaces")[0] == 200
@@ -108,7 +114,7 @@ def test_401_comes_before_the_limit(server_factory):
         req = urllib.request.Request(base + "/api/v1/namespaces", data=b"{}", method="POST",
                                      headers={"Authorization": "Bearer wrong"})
         with pytest.raises(urllib.error.HTTPError) as err:
-            urllib.request.urlopen(req, timeout=10)
+            urllib.request.urlopen(req, timeout=10, context=_tls(server))
         assert err.value.code == 401
     finally:
         held.close()

@@ -107,13 +107,17 @@ def _secret(obj: dict) -> None:
     obj.setdefault("type", "Opaque")
     # The real server decodes the body: stringData is folded into data (base64) and dropped,
     # and data that is not base64 cannot be decoded at all (400 before any validation).
+    # Go's base64 decoder (what decodes []byte fields) skips \r and \n, so data written as a YAML
+    # block with line breaks is accepted; the value is stored as bytes and so comes back re-encoded
+    # on one line. Any other stray character is an error.
     data = obj.get("data") or {}
     for key, value in data.items():
         try:
-            base64.b64decode(str(value), validate=True)
+            raw = base64.b64decode(str(value).replace("\r", "").replace("\n", ""), validate=True)
         except (binascii.Error, ValueError):
             raise bad_request(f'Secret in version "v1" cannot be handled as a Secret: illegal base64 data '
                               f'in data["{key}"]') from None
+        data[key] = base64.b64encode(raw).decode()
     string_data = obj.pop("stringData", None) or {}
     if string_data:
         obj["data"] = {**data, **{k: base64.b64encode(str(v).encode()).decode() for k, v in string_data.items()}}

@@ -17,19 +17,25 @@ client goes away.
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import signal
 from typing import TYPE_CHECKING
 
 from aiohttp import WSMsgType, web
 
-from .status import bad_request
+from .status import bad_request, go_json
 
 if TYPE_CHECKING:
     from .server import ApiServer, Route
 
 PROTOCOLS = ("v5.channel.k8s.io", "v4.channel.k8s.io", "channel.k8s.io")
+V5_SINCE = (1, 30)    # the apiserver's websocket translator (v5, stream close) is on by default from 1.30
+
+
+def protocols_for(minor: tuple[int, int]) -> tuple[str, ...]:
+    """The websocket subprotocols a server of that version offers for exec: the kubelet's own
+    (v4 and the legacy channel protocol) and, from 1.30, the apiserver's v5."""
+    return PROTOCOLS if minor >= V5_SINCE else PROTOCOLS[1:]
 STDIN, STDOUT, STDERR, ERROR, CLOSE = 0, 1, 2, 3, 255
 
 
@@ -46,13 +52,20 @@ def host_mount_of_root(pod: dict, container: str) -> str | None:
 
 
 def status_frame(rc: int | None, message: str = "") -> dict:
+    """The kubelet's final Status (cri streaming remotecommand ServeExec): Success; an exit code as
+    reason NonZeroExitCode with one ExitCode cause and no code; anything else as the apiserver's
+    NewInternalError of "error executing command in container: ..." (code 500, one cause).
+    Keys in the order Go's encoder writes metav1.Status (kind/apiVersion are empty here)."""
     if rc == 0:
         return {"metadata": {}, "status": "Success"}
-    cause = [{"reason": "ExitCode", "message": str(rc)}] if rc is not None else []
-    return {"metadata": {}, "status": "Failure",
-            "message": message or f"command terminated with non-zero exit code: exit status {rc}",
-            "reason": "NonZeroExitCode" if rc is not None else "InternalError",
-            "details": {"causes": cause}, "code": 500}
+    if rc is not None:
+        return {"metadata": {}, "status": "Failure",
+                "message": f"command terminated with non-zero exit code: exit status {rc}",
+                "reason": "NonZeroExitCode",
+                "details": {"causes": [{"reason": "ExitCode", "message": str(rc)}]}}
+    error = f"error executing command in container: {message}"
+    return {"metadata": {}, "status": "Failure", "message": f"Internal error occurred: {error}",
+            "reason": "InternalError", "details": {"causes": [{"message": error}]}, "code": 500}
 
 
 async def handle_exec(server: "ApiServer", request: web.Request, route: "Route") -> web.StreamResponse:
@@ -69,7 +82,7 @@ async def handle_exec(server: "ApiServer", request: web.Request, route: "Route")
         raise bad_request("you must specify at least 1 command")
     if (pod.get("status") or {}).get("phase") != "Running":
         raise bad_request(f"unable to upgrade connection: container not found (\"{container}\")")
-    ws = web.WebSocketResponse(protocols=PROTOCOLS)
+    ws = web.WebSocketResponse(protocols=protocols_for(cluster.profile.minor))
     if not ws.can_prepare(request).ok:
         raise bad_request("Upgrade request required")
     await ws.prepare(request)
@@ -133,6 +146,6 @@ async def _stdin(ws: web.WebSocketResponse, proc: asyncio.subprocess.Process, v5
 async def _finish(ws: web.WebSocketResponse, rc: int | None, legacy: bool, message: str = "") -> None:
     if not ws.closed:
         body = status_frame(rc, message)
-        payload = (body.get("message", "") if legacy and rc != 0 else "" if legacy else json.dumps(body))
+        payload = (body.get("message", "") if legacy and rc != 0 else "" if legacy else go_json(body))
         await ws.send_bytes(bytes([ERROR]) + payload.encode())
         await ws.close()

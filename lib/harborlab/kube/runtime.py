@@ -14,6 +14,7 @@ from pathlib import Path
 from aiohttp import web
 
 from .cluster import Cluster
+from . import tls
 from .controllers import Manager
 from .inflight import DEFAULT_MUTATING, DEFAULT_READONLY, InflightLimit
 from .controllers.registry import build_controllers
@@ -64,12 +65,14 @@ def token(state: Path) -> str:
     return path.read_text().strip()
 
 
-def kubeconfig_text(server_url: str, bearer: str) -> str:
-    # JSON is YAML; the official client's loader reads it.
+def kubeconfig_text(server_url: str, bearer: str, ca_pem: bytes) -> str:
+    # JSON is YAML; the official client's loader and kubectl read it.
+    import base64
     import json
     return json.dumps({
         "apiVersion": "v1", "kind": "Config", "current-context": "harborlab",
-        "clusters": [{"name": "harborlab", "cluster": {"server": server_url}}],
+        "clusters": [{"name": "harborlab", "cluster": {
+            "server": server_url, "certificate-authority-data": base64.b64encode(ca_pem).decode()}}],
         "users": [{"name": "harborlab-admin", "user": {"token": bearer}}],
         "contexts": [{"name": "harborlab", "context": {"cluster": "harborlab", "user": "harborlab-admin",
                                                        "namespace": "default"}}],
@@ -121,15 +124,18 @@ def build(opts: Options) -> tuple[Cluster, Manager]:
 async def serve(opts: Options, stop: asyncio.Event) -> None:
     cluster, manager = build(opts)
     bearer = token(opts.state)
+    ca_file = tls.ensure(opts.state / "secrets", opts.host)
     # Short shutdown: open watches are ended below, nothing else takes long.
     runner = web.AppRunner(ApiServer(cluster, bearer, inflight=InflightLimit(
         opts.max_requests_inflight, opts.max_mutating_requests_inflight)).app(), handler_cancellation=True, access_log=None,
                            shutdown_timeout=2.0)
     await runner.setup()
-    site = web.TCPSite(runner, opts.host, opts.port, reuse_address=True)
+    site = web.TCPSite(runner, opts.host, opts.port, reuse_address=True,
+                       ssl_context=tls.server_context(opts.state / "secrets"))
     await site.start()
     port = runner.addresses[0][1]
-    _write_private(opts.state / "kubeconfig", kubeconfig_text(f"http://{opts.host}:{port}", bearer))
+    _write_private(opts.state / "kubeconfig", kubeconfig_text(f"https://{opts.host}:{port}", bearer,
+                                                                   ca_file.read_bytes()))
     loop_task = asyncio.create_task(manager.run())
     try:
         await stop.wait()

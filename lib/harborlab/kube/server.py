@@ -17,12 +17,12 @@ from dataclasses import dataclass
 import yaml
 from aiohttp import web
 
-from . import discovery, watch
+from . import discovery, openapi, watch
 from .cluster import Cluster
 from .inflight import InflightLimit, too_many_requests
 from .profiles import version_info
 from .resources import Resource, lookup
-from .status import (REQUEST_LIMIT, ApiError, bad_request, method_not_allowed, page_not_found,
+from .status import (REQUEST_LIMIT, encode, ApiError, bad_request, method_not_allowed, page_not_found,
                      too_large, unauthorized, unsupported_media)
 from . import subresources
 
@@ -94,8 +94,7 @@ def parse_body(raw: bytes, content_type: str) -> object:
 
 
 def _json(obj: object, status: int = 200) -> web.Response:
-    return web.Response(body=json.dumps(obj, separators=(",", ":")).encode(), status=status,
-                        content_type="application/json")
+    return web.Response(body=encode(obj), status=status, content_type="application/json")
 
 
 # Who the lab's admin token is: kubeadm's admin.conf user since 1.29, bound to cluster-admin
@@ -111,6 +110,7 @@ class ApiServer:
         self.token = token
         self.address = address
         self.inflight = inflight or InflightLimit()
+        self._openapi_cache: dict[str, dict] = {}
 
     def app(self) -> web.Application:
         app = web.Application(client_max_size=REQUEST_LIMIT, middlewares=[self._errors])
@@ -165,6 +165,8 @@ class ApiServer:
             return web.Response(text="ok")
         if path == "/version":
             return _json(version_info(self.cluster.profile))
+        if path == "/openapi/v2" or path.startswith("/openapi/v3"):
+            return self._openapi(path)
         route = parse_route(path)
         if route is None:
             raise page_not_found()
@@ -173,6 +175,19 @@ class ApiServer:
         if route.sub is not None:
             return await subresources.handle(self, request, route)
         return await self._resource(request, route)
+
+    def _openapi(self, path: str) -> web.Response:
+        profile = self.cluster.profile
+        if path == "/openapi/v2":
+            doc = self._openapi_cache.get(path) or openapi.v2(profile)
+        elif path == "/openapi/v3":
+            doc = self._openapi_cache.get(path) or openapi.v3_root(profile)
+        else:
+            doc = self._openapi_cache.get(path) or openapi.v3_for_path(profile, path.removeprefix("/openapi/v3/"))
+        if doc is None:
+            raise page_not_found()
+        self._openapi_cache[path] = doc
+        return _json(doc)
 
     def _discovery(self, request: web.Request, route: dict) -> web.Response:
         kind = route["_discovery"]
@@ -219,10 +234,11 @@ class ApiServer:
             if method == "DELETE":
                 self._allow("deletecollection", res)
                 listed = cluster.list(res, route.namespace, query.get("labelSelector"), query.get("fieldSelector"))
+                grace = _grace(query.get("gracePeriodSeconds"), None)
                 for item in listed["items"]:
                     meta = item["metadata"]
                     cluster.delete(res, meta.get("namespace", ""), meta["name"],
-                                   query.get("propagationPolicy"), dry_run)
+                                   query.get("propagationPolicy"), dry_run, grace_period=grace)
                 return _json(listed)
             raise method_not_allowed(method, res)
         ns, name = route.namespace, route.name
@@ -241,7 +257,8 @@ class ApiServer:
             options = await self._delete_options(request)
             propagation = query.get("propagationPolicy") or options.get("propagationPolicy")
             dry = dry_run or "All" in (options.get("dryRun") or [])
-            return _json(cluster.delete(res, ns, name, propagation, dry, options.get("preconditions")))
+            grace = _grace(query.get("gracePeriodSeconds"), options.get("gracePeriodSeconds"))
+            return _json(cluster.delete(res, ns, name, propagation, dry, options.get("preconditions"), grace))
         raise method_not_allowed(method, res)
 
     async def patch(self, request: web.Request, route: Route, sub: str | None) -> tuple[dict, bool]:
@@ -268,6 +285,17 @@ class ApiServer:
     def _allow(verb: str, res: Resource) -> None:
         if verb not in res.verbs:
             raise method_not_allowed(verb, res)
+
+
+def _grace(from_query: str | None, from_options: object) -> int | None:
+    """DeleteOptions.gracePeriodSeconds (query parameter or body); None when not given."""
+    value = from_query if from_query not in (None, "") else from_options
+    if value is None:
+        return None
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise bad_request(f"gracePeriodSeconds must be an integer, got {value!r}") from None
 
 
 def _agent(request: web.Request) -> str:

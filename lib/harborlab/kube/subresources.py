@@ -12,6 +12,7 @@ from aiohttp import web
 from . import patch as patches, validation
 from .resources import Resource
 from .selectors import from_label_selector, from_map
+from .status import encode
 from .status import ApiError, bad_request, conflict, method_not_allowed, unavailable, cause, invalid
 
 if TYPE_CHECKING:
@@ -19,7 +20,7 @@ if TYPE_CHECKING:
 
 
 def _json(obj: object, status: int = 200) -> web.Response:
-    return web.Response(body=json.dumps(obj).encode(), status=status, content_type="application/json")
+    return web.Response(body=encode(obj), status=status, content_type="application/json")
 
 
 async def handle(server: "ApiServer", request: web.Request, route: "Route") -> web.StreamResponse:
@@ -50,7 +51,10 @@ async def handle(server: "ApiServer", request: web.Request, route: "Route") -> w
     if sub == "binding" and method == "POST":
         return _json(bind(cluster, ns, name, await server.body(request), dry_run), 201)
     if sub == "eviction" and method == "POST":
-        cluster.delete(res, ns, name, dry_run=dry_run)
+        eviction = await server.body(request)
+        options = (eviction.get("deleteOptions") or {}) if isinstance(eviction, dict) else {}
+        grace = options.get("gracePeriodSeconds") if isinstance(options, dict) else None
+        cluster.delete(res, ns, name, dry_run=dry_run, grace_period=grace if isinstance(grace, int) else None)
         return _json({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}, 201)
     raise method_not_allowed(method, res)
 

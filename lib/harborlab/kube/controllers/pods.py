@@ -169,6 +169,9 @@ class PodLifecycle:
                 agent.stop_pod(gone.pod)
         wakes = []
         for uid, pod in live.items():
+            if pod["metadata"].get("deletionTimestamp"):
+                self._terminate(pod, self.progress.pop(uid, None))
+                continue
             if not pod["spec"].get("nodeName") or (pod.get("status") or {}).get("phase") not in ("Pending", "Running"):
                 continue
             prog = self.progress.setdefault(uid, Progress())
@@ -245,6 +248,33 @@ class PodLifecycle:
         owned = bool(agent and agent.start_pod(pod, self.cluster))
         prog.stage = "owned" if owned else "starting"
         prog.ready_at = now + self.cluster.pod_ready_delay
+
+    def _terminate(self, pod: dict, prog: "Progress | None") -> None:
+        """The kubelet's side of a graceful deletion: stop the containers, report them terminated
+        and the pod not Ready (a MODIFIED event), then remove the pod (the final DELETED)."""
+        node_name = pod["spec"].get("nodeName")
+        agent = self.cluster.agent_for(node_name)
+        if agent is not None and prog is not None and prog.stage in ("starting", "owned", "running"):
+            agent.stop_pod(pod)
+        for c in pod["spec"].get("containers", []):
+            self.cluster.recorder.record(pod, "Normal", "Killing", f"Stopping container {c['name']}",
+                                         "kubelet", node_name)
+        status = running_status(pod, None, (pod.get("status") or {}).get("podIP", ""), False, self.cluster.now(),
+                                self.cluster.profile.container_runtime)
+        status["phase"] = (pod.get("status") or {}).get("phase", "Running")
+        status["hostIP"] = (pod.get("status") or {}).get("hostIP", "")
+        previous = {c["name"]: c for c in (pod.get("status") or {}).get("containerStatuses") or []}
+        for entry in status["containerStatuses"]:
+            started = ((previous.get(entry["name"]) or {}).get("state") or {}).get("running", {}).get("startedAt")
+            entry.update(ready=False, started=False, state={"terminated": {
+                "exitCode": 0, "reason": "Completed", "startedAt": started or self.cluster.now(),
+                "finishedAt": self.cluster.now(),
+                **({"containerID": entry["containerID"]} if entry.get("containerID") else {})}})
+        if not status.get("podIP"):
+            for key in ("podIP", "podIPs"):
+                status.pop(key, None)
+        self._write(pod, status)
+        self.cluster.remove(PODS, pod)
 
     def _ip(self, node_name: str) -> str:
         n = self.next_ip.get(node_name, 1) + 1
