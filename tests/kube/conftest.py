@@ -113,6 +113,9 @@ def namespace(core):
     """A fresh namespace per test, deleted afterwards (its objects with it)."""
     name = f"t-{uuid.uuid4().hex[:8]}"
     core.create_namespace({"metadata": {"name": name}})
+    # As on a real cluster, the controllers fill a new namespace shortly after: wait for them.
+    wait_for(lambda: core.list_namespaced_config_map(name, field_selector="metadata.name=kube-root-ca.crt").items
+             and core.list_namespaced_service_account(name).items, what="the namespace's default objects")
     try:
         yield name
     finally:

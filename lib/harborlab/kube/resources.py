@@ -71,10 +71,12 @@ RESOURCES: tuple[Resource, ...] = (
     Resource("", "v1", "nodes", "Node", False, ("no",), ("status", "proxy"),
              fields=COMMON_FIELDS + ("spec.unschedulable",)),
     Resource("", "v1", "events", "Event", True, ("ev",), fields=_EVENT_FIELDS),
+    Resource("", "v1", "serviceaccounts", "ServiceAccount", True, ("sa",), ("token",)),
     Resource("apps", "v1", "deployments", "Deployment", True, ("deploy",), ("status", "scale"),
              categories=("all",)),
     Resource("apps", "v1", "replicasets", "ReplicaSet", True, ("rs",), ("status", "scale"),
              fields=COMMON_FIELDS + ("status.replicas",), categories=("all",)),
+    Resource("apps", "v1", "daemonsets", "DaemonSet", True, ("ds",), ("status",), categories=("all",)),
     Resource("storage.k8s.io", "v1", "storageclasses", "StorageClass", False, ("sc",)),
     Resource("storage.k8s.io", "v1", "csidrivers", "CSIDriver", False),
     Resource("authorization.k8s.io", "v1", "selfsubjectaccessreviews", "SelfSubjectAccessReview",
@@ -83,6 +85,7 @@ RESOURCES: tuple[Resource, ...] = (
 
 # Subresources that hold an object body of another kind (the rest are the parent's kind).
 SUBRESOURCE_KINDS = {"scale": ("autoscaling/v1", "Scale"), "binding": ("v1", "Binding"),
+                     "token": ("authentication.k8s.io/v1", "TokenRequest"),
                      "eviction": ("policy/v1", "Eviction")}
 
 

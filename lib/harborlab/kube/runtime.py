@@ -14,7 +14,7 @@ from pathlib import Path
 from aiohttp import web
 
 from .cluster import Cluster
-from . import tls
+from . import system, tls, tokens
 from .controllers import Manager
 from .inflight import DEFAULT_MUTATING, DEFAULT_READONLY, InflightLimit
 from .controllers.registry import build_controllers
@@ -112,6 +112,9 @@ def install_agents(cluster: Cluster, opts: Options) -> None:
 def build(opts: Options) -> tuple[Cluster, Manager]:
     prof = get_profile(opts.profile, opts.version)
     cluster = Cluster(prof, Store(history=opts.watch_history), pod_ready_delay=opts.pod_ready_delay)
+    ca_file = tls.ensure(opts.state / "secrets", opts.host)
+    cluster.ca_pem = ca_file.read_text()
+    tokens.install(tokens.TokenIssuer.load(opts.state / "secrets"), cluster)
     seed(cluster)
     install_agents(cluster, opts)
     manager = Manager(build_controllers(cluster))
@@ -124,7 +127,7 @@ def build(opts: Options) -> tuple[Cluster, Manager]:
 async def serve(opts: Options, stop: asyncio.Event) -> None:
     cluster, manager = build(opts)
     bearer = token(opts.state)
-    ca_file = tls.ensure(opts.state / "secrets", opts.host)
+    ca_file = opts.state / "secrets" / tls.CA_CERT
     # Short shutdown: open watches are ended below, nothing else takes long.
     runner = web.AppRunner(ApiServer(cluster, bearer, inflight=InflightLimit(
         opts.max_requests_inflight, opts.max_mutating_requests_inflight)).app(), handler_cancellation=True, access_log=None,
@@ -134,6 +137,7 @@ async def serve(opts: Options, stop: asyncio.Event) -> None:
                        ssl_context=tls.server_context(opts.state / "secrets"))
     await site.start()
     port = runner.addresses[0][1]
+    system.kubernetes_service(cluster, (opts.host, port))
     _write_private(opts.state / "kubeconfig", kubeconfig_text(f"https://{opts.host}:{port}", bearer,
                                                                    ca_file.read_bytes()))
     loop_task = asyncio.create_task(manager.run())

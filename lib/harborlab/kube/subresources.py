@@ -50,6 +50,8 @@ async def handle(server: "ApiServer", request: web.Request, route: "Route") -> w
     dry_run = request.query.get("dryRun") == "All"
     if sub == "binding" and method == "POST":
         return _json(bind(cluster, ns, name, await server.body(request), dry_run), 201)
+    if sub == "token" and method == "POST":
+        return _json(token_request(cluster, ns, name, await server.body(request), dry_run), 201)
     if sub == "eviction" and method == "POST":
         eviction = await server.body(request)
         options = (eviction.get("deleteOptions") or {}) if isinstance(eviction, dict) else {}
@@ -57,6 +59,29 @@ async def handle(server: "ApiServer", request: web.Request, route: "Route") -> w
         cluster.delete(res, ns, name, dry_run=dry_run, grace_period=grace if isinstance(grace, int) else None)
         return _json({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}, 201)
     raise method_not_allowed(method, res)
+
+
+# --- service account tokens ----------------------------------------------------------------------
+
+def token_request(cluster, ns: str, name: str, body: object, dry_run: bool) -> dict:
+    """TokenRequest: a token for the service account, as the apiserver mints them."""
+    from . import tokens
+    from .resources import by_key
+    account = cluster.get(by_key("/serviceaccounts"), ns, name)
+    spec = (body.get("spec") if isinstance(body, dict) else None) or {}
+    expiration = spec.get("expirationSeconds", 3600)
+    if not isinstance(expiration, int) or expiration < 600:
+        raise invalid(by_key("/serviceaccounts"), name, [cause("spec.expirationSeconds",
+                      f"Invalid value: {expiration}: may not specify a duration less than 10 minutes")])
+    audiences = spec.get("audiences") or None
+    issuer = tokens.current()
+    token, expiry = issuer.issue(ns, name, account["metadata"]["uid"], audiences, expiration)
+    from .store import rfc3339
+    return {"kind": "TokenRequest", "apiVersion": "authentication.k8s.io/v1",
+            "metadata": {"name": name, "namespace": ns, "creationTimestamp": None},
+            "spec": {"audiences": audiences or [tokens.ISSUER], "expirationSeconds": expiration,
+                     "boundObjectRef": spec.get("boundObjectRef")},
+            "status": {"token": token, "expirationTimestamp": rfc3339(expiry)}}
 
 
 # --- scale ---------------------------------------------------------------------------------------

@@ -88,7 +88,9 @@ def mount_problems(pod: dict, get: Callable[[object, str, str], dict | None], ve
 
 
 def missing_images(pod: dict) -> list[str]:
-    return [c["image"] for c in pod["spec"].get("containers", []) if images.lookup(c.get("image", "")) is None]
+    from ..system import preloaded   # a kubeadm node's own control-plane images need no pull
+    return [c["image"] for c in pod["spec"].get("containers", [])
+            if images.lookup(c.get("image", "")) is None and not preloaded(c.get("image", ""))]
 
 
 def pull_failure(image: str, runtime: str) -> str:
@@ -174,6 +176,8 @@ class PodLifecycle:
                 continue
             if not pod["spec"].get("nodeName") or (pod.get("status") or {}).get("phase") not in ("Pending", "Running"):
                 continue
+            if "kubernetes.io/config.mirror" in (pod["metadata"].get("annotations") or {}):
+                continue      # a static pod's mirror: the kubelet runs it from a file (system.py reports it)
             prog = self.progress.setdefault(uid, Progress())
             prog.pod = pod
             wake = self._step(pod, prog, now)
@@ -236,6 +240,9 @@ class PodLifecycle:
                 return prog.ready_at
             prog.stage = "running"
             ip = self._ip(node_name)
+            if pod["spec"].get("hostNetwork"):   # the node's own address
+                ip = next((a["address"] for a in ((node or {}).get("status") or {}).get("addresses") or []
+                           if a["type"] == "InternalIP"), ip)
             self._write(pod, running_status(pod, node, ip, True, cluster.now(), runtime))
         return None
 
@@ -256,9 +263,10 @@ class PodLifecycle:
         agent = self.cluster.agent_for(node_name)
         if agent is not None and prog is not None and prog.stage in ("starting", "owned", "running"):
             agent.stop_pod(pod)
-        for c in pod["spec"].get("containers", []):
-            self.cluster.recorder.record(pod, "Normal", "Killing", f"Stopping container {c['name']}",
-                                         "kubelet", node_name)
+        if prog is None or prog.stage != "owned":     # an owning agent reports its own Killing
+            for c in pod["spec"].get("containers", []):
+                self.cluster.recorder.record(pod, "Normal", "Killing", f"Stopping container {c['name']}",
+                                             "kubelet", node_name)
         status = running_status(pod, None, (pod.get("status") or {}).get("podIP", ""), False, self.cluster.now(),
                                 self.cluster.profile.container_runtime)
         status["phase"] = (pod.get("status") or {}).get("phase", "Running")

@@ -15,7 +15,11 @@ from .workloads import RCS, REPLICASETS, ReplicaController
 
 
 def build_controllers(cluster: Cluster) -> list:
+    from ..nodes import DEFAULT_NODES
+    from ..system import KubeSystem, NamespaceBasics, admit_pod
     cluster.admission.setdefault("Service", []).append(admit_service)
-    return [NodeController(cluster), DeploymentController(cluster), ReplicaController(cluster, REPLICASETS),
+    cluster.admission.setdefault("Pod", []).append(admit_pod)
+    return [NodeController(cluster), NamespaceBasics(cluster), KubeSystem(cluster, DEFAULT_NODES),
+            DeploymentController(cluster), ReplicaController(cluster, REPLICASETS),
             ReplicaController(cluster, RCS), GarbageCollector(cluster), VolumeBinder(cluster),
             Scheduler(cluster), PodLifecycle(cluster), EndpointsController(cluster)]
