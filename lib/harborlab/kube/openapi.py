@@ -137,7 +137,7 @@ def _operations(res: Resource) -> dict[str, dict[str, tuple[str, str, tuple[str,
         ops[item]["patch"] = (f"patch{name}", "patch", _WRITE_PARAMS + ("force",))
     if "delete" in verbs:
         ops[item]["delete"] = (f"delete{name}", "delete", ("dryRun", "gracePeriodSeconds", "propagationPolicy"))
-    if res.kind == "SelfSubjectAccessReview":
+    if "create" in verbs and len(res.verbs) == 1:      # the reviews: create only
         ops.pop(item)
     return {path: methods for path, methods in ops.items() if methods}
 

@@ -17,7 +17,8 @@ from dataclasses import dataclass
 import yaml
 from aiohttp import web
 
-from . import discovery, openapi, watch
+from . import discovery, openapi, rbac, tokens, watch
+from .rbac import User
 from .cluster import Cluster
 from .inflight import InflightLimit, too_many_requests
 from .profiles import version_info
@@ -97,17 +98,16 @@ def _json(obj: object, status: int = 200) -> web.Response:
     return web.Response(body=encode(obj), status=status, content_type="application/json")
 
 
-# Who the lab's admin token is: kubeadm's admin.conf user since 1.29, bound to cluster-admin
-# through its group rather than being in system:masters (so the in-flight limits apply to it).
-ADMIN_USER = "kubernetes-admin"
-ADMIN_GROUPS = ("kubeadm:cluster-admins", "system:authenticated")
+REVIEW_KINDS = {"SelfSubjectAccessReview", "SelfSubjectRulesReview", "TokenReview"}
+ANONYMOUS = User("system:anonymous", ("system:unauthenticated",))
 
 
 class ApiServer:
     def __init__(self, cluster: Cluster, token: str, address: str = "127.0.0.1:0",
-                 inflight: InflightLimit | None = None):
+                 inflight: InflightLimit | None = None, operator_token: str | None = None):
         self.cluster = cluster
         self.token = token
+        self.operator_token = operator_token
         self.address = address
         self.inflight = inflight or InflightLimit()
         self._openapi_cache: dict[str, dict] = {}
@@ -137,22 +137,40 @@ class ApiServer:
                                                  "from succeeding")
             return _json(err.body(), 500)
 
-    def _authenticate(self, request: web.Request) -> tuple[str, tuple[str, ...]]:
-        """(user, groups) of the request's bearer token; 401 for a missing or unknown token."""
+    def identify(self, token: str, audiences: list[str] | None = None) -> tuple[User | None, list[str], str]:
+        """(user, audiences, error) for a bearer token: the kubeconfig's users, or a service account."""
+        given = token.strip().encode()
+        if given and hmac.compare_digest(given, self.token.encode()):
+            return rbac.default_user(self.cluster.profile.name), audiences or [tokens.ISSUER], ""
+        if given and self.operator_token and hmac.compare_digest(given, self.operator_token.encode()):
+            return User(rbac.OPERATOR, ("system:authenticated",)), audiences or [tokens.ISSUER], ""
+        issuer = tokens.current()
+        if issuer is None or not given:
+            return None, [], "invalid bearer token"
+        identity, matched, error = issuer.verify(token.strip(), audiences)
+        if identity is None:
+            return None, [], error
+        namespace, name = identity.user.split(":")[2:4]
+        account = self.cluster.store.get("/serviceaccounts", namespace, name)
+        if account is None or account["metadata"]["uid"] != identity.uid:
+            return None, [], "invalid bearer token, service account has been deleted"
+        return User(identity.user, identity.groups, identity.uid, tuple(identity.extra.items())), matched, ""
+
+    def _authenticate(self, request: web.Request) -> User:
+        """The request's user; 401 for a missing or unknown token."""
         header = request.headers.get("Authorization", "")
         scheme, _, given = header.partition(" ")
-        if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), self.token.encode()):
+        user = self.identify(given)[0] if scheme.lower() == "bearer" else None
+        if user is None:
             raise unauthorized()
-        return ADMIN_USER, ADMIN_GROUPS
+        return user
 
     async def dispatch(self, request: web.Request) -> web.StreamResponse:
         path = request.path.rstrip("/") or "/"
-        if path in PUBLIC_PATHS:
-            groups: tuple[str, ...] = ("system:unauthenticated",)
-        else:
-            _, groups = self._authenticate(request)
+        user = ANONYMOUS if path in PUBLIC_PATHS else self._authenticate(request)
+        request["user"] = user
         try:
-            bucket = self.inflight.admit(request.method, path, request.query, groups)
+            bucket = self.inflight.admit(request.method, path, request.query, user.groups)
         except InflightLimit.Refused:
             return too_many_requests()
         try:
@@ -166,8 +184,10 @@ class ApiServer:
         if path == "/version":
             return _json(version_info(self.cluster.profile))
         if path == "/openapi/v2" or path.startswith("/openapi/v3"):
+            self._authorize(request, path, None)
             return self._openapi(path)
         route = parse_route(path)
+        self._authorize(request, path, route)
         if route is None:
             raise page_not_found()
         if isinstance(route, dict):
@@ -175,6 +195,14 @@ class ApiServer:
         if route.sub is not None:
             return await subresources.handle(self, request, route)
         return await self._resource(request, route)
+
+    def _authorize(self, request: web.Request, path: str, route: "Route | dict | None") -> None:
+        """RBAC, before anything is read or written (403 with the apiserver's message)."""
+        user = request["user"]
+        attrs = request_attributes(request.method, path, request.query, route)
+        allowed, _ = rbac.authorize(self.cluster, user, attrs)
+        if not allowed:
+            raise rbac.forbidden_error(user, attrs)
 
     def _openapi(self, path: str) -> web.Response:
         profile = self.cluster.profile
@@ -226,8 +254,8 @@ class ApiServer:
             if method == "POST":
                 self._allow("create", res)
                 body = await self.body(request)
-                if res.kind == "SelfSubjectAccessReview":
-                    return _json(subresources.access_review(cluster, res, body), 201)
+                if res.kind in REVIEW_KINDS:
+                    return _json(subresources.review(self, res, body, request["user"]), 201)
                 obj = cluster.create(res, route.namespace, body, dry_run, strict,
                                      manager=query.get("fieldManager") or _agent(request))
                 return _json(obj, 201)
@@ -285,6 +313,26 @@ class ApiServer:
     def _allow(verb: str, res: Resource) -> None:
         if verb not in res.verbs:
             raise method_not_allowed(verb, res)
+
+
+_METHOD_VERBS = {"POST": "create", "PUT": "update", "PATCH": "patch", "DELETE": "delete"}
+
+
+def request_attributes(method: str, path: str, query, route: "Route | dict | None") -> rbac.Attributes:
+    """What the apiserver's RequestInfo makes of a request, for the authorizer."""
+    if not isinstance(route, Route):
+        return rbac.Attributes(method.lower() if method != "HEAD" else "get", path=path)
+    res = route.res
+    if route.sub in ("exec", "attach", "portforward", "proxy"):
+        verb = {"GET": "get", "HEAD": "get"}.get(method) or _METHOD_VERBS.get(method, method.lower())
+    elif method in ("GET", "HEAD"):
+        verb = "get" if route.name else ("watch" if _flag(query, "watch") else "list")
+    elif method == "DELETE" and not route.name:
+        verb = "deletecollection"
+    else:
+        verb = _METHOD_VERBS.get(method, method.lower())
+    namespace = route.name if res.plural == "namespaces" and route.name else route.namespace
+    return rbac.Attributes(verb, namespace or "", res.group, res.plural, route.sub or "", route.name or "")
 
 
 def _grace(from_query: str | None, from_options: object) -> int | None:

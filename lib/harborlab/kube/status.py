@@ -38,7 +38,7 @@ class ApiError(Exception):
         # metav1.Status's field order: kind, apiVersion, metadata, status, message, reason, details, code
         body: dict[str, Any] = {"kind": "Status", "apiVersion": "v1", "metadata": {},
                                 "status": "Failure", "message": self.message, "reason": self.reason}
-        if self.details:
+        if self.details is not None:
             body["details"] = self.details
         body["code"] = self.code
         return body

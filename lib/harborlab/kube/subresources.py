@@ -225,15 +225,21 @@ def _first_port(pod: dict) -> str | None:
 
 # --- access review -------------------------------------------------------------------------------
 
-def access_review(cluster, res: Resource, body: object) -> dict:
+def review(server, res: Resource, body: object, user) -> dict:
+    """SelfSubjectAccessReview, SelfSubjectRulesReview, TokenReview: answered, never stored."""
+    from . import rbac
     if not isinstance(body, dict):
         raise bad_request("the body of the request must be a JSON or YAML object")
-    review = copy.deepcopy(body)
-    review.setdefault("apiVersion", res.group_version)
-    review.setdefault("kind", res.kind)
-    review.setdefault("metadata", {})
-    validation.check({**review, "metadata": {**review["metadata"], "name": "review"}}, res,
-                     cluster.profile.version)
-    review["status"] = {"allowed": True, "reason": "harborlab: the lab allows every request"}
-    review["metadata"]["creationTimestamp"] = None
-    return review
+    answer = copy.deepcopy(body)
+    answer.setdefault("apiVersion", res.group_version)
+    answer.setdefault("kind", res.kind)
+    answer.setdefault("metadata", {})
+    answer.setdefault("spec", {})
+    validation.check({**answer, "metadata": {**answer["metadata"], "name": "review"}}, res,
+                     server.cluster.profile.version)
+    answer["metadata"]["creationTimestamp"] = None
+    if res.kind == "SelfSubjectAccessReview":
+        return rbac.access_review(server.cluster, user, answer)
+    if res.kind == "SelfSubjectRulesReview":
+        return rbac.rules_review(server.cluster, user, answer)
+    return rbac.token_review(server, answer)
