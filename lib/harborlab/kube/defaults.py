@@ -123,7 +123,44 @@ def _secret(obj: dict) -> None:
         obj["data"] = {**data, **{k: base64.b64encode(str(v).encode()).decode() for k, v in string_data.items()}}
 
 
+def _statefulset(obj: dict) -> None:
+    _template_owner(obj)
+    obj.setdefault("status", {}).setdefault("replicas", 0)       # required by the schema
+    spec = obj["spec"]
+    spec.setdefault("podManagementPolicy", "OrderedReady")
+    spec.setdefault("revisionHistoryLimit", 10)
+    spec.setdefault("updateStrategy", {"type": "RollingUpdate", "rollingUpdate": {"partition": 0}})
+
+
+def _daemonset(obj: dict) -> None:
+    spec = obj.setdefault("spec", {})
+    pod_spec(spec.setdefault("template", {}).setdefault("spec", {}))
+    spec.setdefault("revisionHistoryLimit", 10)
+    spec.setdefault("updateStrategy", {"type": "RollingUpdate",
+                                       "rollingUpdate": {"maxUnavailable": 1, "maxSurge": 0}})
+    status = obj.setdefault("status", {})
+    for key in ("currentNumberScheduled", "desiredNumberScheduled", "numberMisscheduled", "numberReady"):
+        status.setdefault(key, 0)        # required by the schema
+
+
+def _job(obj: dict) -> None:
+    spec = obj.setdefault("spec", {})
+    pod_spec(spec.setdefault("template", {}).setdefault("spec", {}))
+    spec.setdefault("completions", 1)
+    spec.setdefault("parallelism", 1)
+    spec.setdefault("backoffLimit", 6)
+    spec.setdefault("completionMode", "NonIndexed")
+    spec.setdefault("suspend", False)
+
+
+def _pdb(obj: dict) -> None:
+    status = obj.setdefault("status", {})
+    for key in ("disruptionsAllowed", "currentHealthy", "desiredHealthy", "expectedPods"):
+        status.setdefault(key, 0)        # required by the schema; the disruption controller's (none here)
+
+
 DEFAULTERS: dict[str, Callable[[dict], None]] = {
+    "PodDisruptionBudget": _pdb, "StatefulSet": _statefulset, "DaemonSet": _daemonset, "Job": _job,
     "Pod": _pod, "Deployment": _deployment, "ReplicaSet": _template_owner,
     "ReplicationController": _rc, "Service": _service, "PersistentVolume": _pv,
     "PersistentVolumeClaim": _pvc, "Namespace": _namespace, "Secret": _secret,

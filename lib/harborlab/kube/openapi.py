@@ -95,12 +95,14 @@ def _reachable(defs: dict, roots: list[str]) -> dict:
     return dict(sorted(seen.items()))
 
 
+_PACKAGES = {"apiextensions.k8s.io": "io.k8s.apiextensions-apiserver.pkg.apis.apiextensions",
+             "apiregistration.k8s.io": "io.k8s.kube-aggregator.pkg.apis.apiregistration"}
+
+
 def _definition_name(res: Resource) -> str:
-    if not res.group:
-        return f"io.k8s.api.core.{res.version}.{res.kind}"
-    if res.group.endswith(".k8s.io"):
-        return f"io.k8s.api.{res.group.removesuffix('.k8s.io')}.{res.version}.{res.kind}"
-    return f"io.k8s.api.{res.group}.{res.version}.{res.kind}"
+    """The OpenAPI definition name: io.k8s.api.<first label of the group>.<version>.<Kind>."""
+    package = _PACKAGES.get(res.group) or f"io.k8s.api.{res.group.split('.')[0] if res.group else 'core'}"
+    return f"{package}.{res.version}.{res.kind}"
 
 
 def _gvk(res: Resource) -> dict:

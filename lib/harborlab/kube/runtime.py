@@ -123,6 +123,7 @@ def build(opts: Options) -> tuple[Cluster, Manager]:
     cluster.ca_pem = ca_file.read_text()
     tokens.install(tokens.TokenIssuer.load(opts.state / "secrets"), cluster)
     seed(cluster)
+    system.priority_classes(cluster)
     rbac.bootstrap(cluster, article=prof.name == "article")
     install_agents(cluster, opts)
     manager = Manager(build_controllers(cluster))

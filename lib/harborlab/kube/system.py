@@ -25,6 +25,7 @@ from .status import forbidden
 NAMESPACES, SERVICEACCOUNTS, CONFIGMAPS = by_key("/namespaces"), by_key("/serviceaccounts"), by_key("/configmaps")
 SERVICES, ENDPOINTS, PODS, NODES = by_key("/services"), by_key("/endpoints"), by_key("/pods"), by_key("/nodes")
 DEPLOYMENTS, DAEMONSETS = by_key("apps/deployments"), by_key("apps/daemonsets")
+PRIORITYCLASSES = by_key("scheduling.k8s.io/priorityclasses")
 MIRROR = "kubernetes.io/config.mirror"
 TOKEN_MOUNT = "/var/run/secrets/kubernetes.io/serviceaccount"
 ROOT_CA = "kube-root-ca.crt"
@@ -66,10 +67,11 @@ def admit_pod(cluster: Cluster, old: dict | None, pod: dict, dry_run: bool) -> N
     spec, meta = pod["spec"], pod["metadata"]
     spec.setdefault("enableServiceLinks", True)
     priority_class = spec.get("priorityClassName")
-    if priority_class and priority_class not in PRIORITY_CLASSES:
+    found = cluster.store.get(PRIORITYCLASSES.key, "", priority_class) if priority_class else None
+    if priority_class and found is None:
         raise forbidden(f'pods "{meta.get("name", "")}" is forbidden: no PriorityClass with name '
                         f"{priority_class} was found")
-    spec.setdefault("priority", PRIORITY_CLASSES.get(priority_class or "", 0))
+    spec.setdefault("priority", found.get("value", 0) if found else 0)
     spec.setdefault("preemptionPolicy", "PreemptLowerPriority")
     tolerations = spec.setdefault("tolerations", [])
     for key in ("node.kubernetes.io/not-ready", "node.kubernetes.io/unreachable"):
@@ -263,6 +265,18 @@ class KubeSystem:
         self.cluster.put(DAEMONSETS, {**copy.deepcopy(ds), "status": {
             "currentNumberScheduled": count, "desiredNumberScheduled": count, "numberAvailable": count,
             "numberMisscheduled": 0, "numberReady": count, "observedGeneration": 1, "updatedNumberScheduled": count}})
+
+
+def priority_classes(cluster: Cluster) -> None:
+    """The two system PriorityClasses every apiserver creates at start."""
+    for name, value in PRIORITY_CLASSES.items():
+        if cluster.store.get(PRIORITYCLASSES.key, "", name) is None:
+            cluster.create(PRIORITYCLASSES, "", {
+                "metadata": {"name": name}, "value": value, "preemptionPolicy": "PreemptLowerPriority",
+                "description": "Used for system critical pods that must run in the cluster, but can be moved "
+                               "to another node if necessary." if value < 2000001000 else
+                               "Used for system critical pods that must not be moved from their current node."},
+                internal=True)
 
 
 def kubernetes_service(cluster: Cluster, address: tuple[str, int]) -> None:
