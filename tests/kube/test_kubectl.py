@@ -112,3 +112,26 @@ def test_kubectl_explain_reads_the_profiles_schemas(lab):
     explained = run(lab.kubeconfig, "explain", "pod.spec.tolerations.tolerationSeconds")
     assert explained.returncode == 0, explained.stderr
     assert "tolerationSeconds" in explained.stdout and "<integer>" in explained.stdout
+
+
+def test_kubectl_get_prints_the_apiservers_columns(lab, wait):
+    nodes = run(lab.kubeconfig, "get", "nodes")
+    assert nodes.stdout.split("\n")[0].split() == ["NAME", "STATUS", "ROLES", "AGE", "VERSION"]
+    assert nodes.stdout.split("\n")[1].split()[:3] == ["lab-node-1", "Ready", "<none>"]
+    wait(lambda: "Running" in run(lab.kubeconfig, "get", "pods", "-n", "kube-system",
+                                  "kube-apiserver-lab-node-1").stdout, timeout=10, what="mirror pod listed")
+    pods = run(lab.kubeconfig, "get", "pods", "-n", "kube-system", "-o", "wide")
+    assert pods.stdout.split("\n")[0].split()[:7] == ["NAME", "READY", "STATUS", "RESTARTS", "AGE", "IP", "NODE"]
+    services = run(lab.kubeconfig, "get", "svc", "-A")
+    assert "kubernetes   ClusterIP   10.96.0.1    <none>        443/TCP" in services.stdout
+
+
+def test_kubectl_auth_can_i_answers_from_the_bindings(lab):
+    """kubectl sends these reviews in protobuf; answers follow the profile's bindings."""
+    ask = lambda *args: run(lab.kubeconfig, "--context", "harborbook-operator", "auth", "can-i", *args)  # noqa: E731
+    assert ask("patch", "deployments", "-n", "harbor").stdout.strip() == "yes"
+    assert ask("delete", "namespaces").stdout.strip() == "no"
+    node_proxy = ask("get", "nodes", "--subresource=proxy").stdout.strip()
+    assert node_proxy == ("yes" if "v1.30" in run(lab.kubeconfig, "version", "-o", "json").stdout else "no")
+    listed = ask("--list", "-n", "harbor").stdout
+    assert "pods/exec" in listed and "clusterroles" not in listed

@@ -209,3 +209,29 @@ def test_a_refused_exec_carries_one_cause(server_factory, tmp_path, monkeypatch,
     api.close()
     assert status["message"].startswith("Internal error occurred: error executing command in container: ")
     assert len(status["details"]["causes"]) == 1 and status["code"] == 500
+
+
+# --- protobuf reviews and tables ------------------------------------------------------------------
+
+# What kubectl 1.32 sent for `kubectl auth can-i patch deployments -n harbor` (captured from the wire).
+KUBECTL_SSAR = (b'k8s\x00\n2\n\x17authorization.k8s.io/v1\x12\x17SelfSubjectAccessReview\x12H\n\x10\n\x00\x12\x00'
+                b'\x1a\x00"\x00*\x002\x008\x00B\x00\x12*\n(\n\x06harbor\x12\x05patch\x1a\x04apps"\x00*\x0bdeployments'
+                b'2\x00:\x00\x1a\x08\x08\x00\x12\x00\x1a\x00 \x00\x1a\x00"\x00')
+
+
+def test_protobuf_reviews_are_decoded():
+    from harborlab.kube import protobuf
+    review = protobuf.decode(KUBECTL_SSAR)
+    assert review["kind"] == "SelfSubjectAccessReview"
+    assert review["spec"] == {"resourceAttributes": {"namespace": "harbor", "verb": "patch", "group": "apps",
+                                                     "resource": "deployments"}}
+    with pytest.raises(protobuf.DecodeError):
+        protobuf.decode(b'{"kind": "Pod"}')
+
+
+@pytest.mark.parametrize("seconds,text", [(-5, "<invalid>"), (59, "59s"), (119, "119s"), (150, "2m30s"),
+                                          (600, "10m"), (3 * 3600 + 60, "3h1m"), (30 * 3600, "30h"),
+                                          (3 * 86400 + 3600, "3d1h"), (400 * 86400, "400d"), (3 * 365 * 86400, "3y")])
+def test_ages_are_printed_like_human_duration(seconds, text):
+    from harborlab.kube.tables import human_duration
+    assert human_duration(seconds) == text

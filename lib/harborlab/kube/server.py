@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import yaml
 from aiohttp import web
 
-from . import discovery, openapi, rbac, tokens, watch
+from . import discovery, openapi, protobuf, rbac, tables, tokens, watch
 from .rbac import User
 from .cluster import Cluster
 from .inflight import InflightLimit, too_many_requests
@@ -85,6 +85,11 @@ def _flag(query, key: str) -> bool:
 def parse_body(raw: bytes, content_type: str) -> object:
     if not raw.strip():
         raise bad_request("the body of the request is empty")
+    if content_type == protobuf.CONTENT_TYPE:
+        try:
+            return protobuf.decode(raw)
+        except (protobuf.DecodeError, UnicodeDecodeError):
+            raise unsupported_media(content_type) from None
     try:
         if "yaml" in content_type:
             return yaml.load(raw.decode("utf-8"), Loader=_YAML_LOADER)
@@ -249,8 +254,12 @@ class ApiServer:
                     limit_n = int(limit) if limit else None
                 except ValueError:
                     raise bad_request(f"limit must be an integer, got {limit!r}") from None
-                return _json(cluster.list(res, route.namespace, query.get("labelSelector"),
-                                          query.get("fieldSelector"), limit_n, query.get("continue")))
+                listed = cluster.list(res, route.namespace, query.get("labelSelector"),
+                                      query.get("fieldSelector"), limit_n, query.get("continue"))
+                if tables.wants_table(request.headers.get("Accept", "")):
+                    return _json(tables.table(res, listed["items"], listed["metadata"],
+                                              query.get("includeObject", "Metadata"), cluster.clock()))
+                return _json(listed)
             if method == "POST":
                 self._allow("create", res)
                 body = await self.body(request)
@@ -272,7 +281,11 @@ class ApiServer:
         ns, name = route.namespace, route.name
         if method == "GET":
             self._allow("get", res)
-            return _json(cluster.get(res, ns, name))
+            obj = cluster.get(res, ns, name)
+            if tables.wants_table(request.headers.get("Accept", "")):
+                return _json(tables.table(res, [obj], {"resourceVersion": obj["metadata"].get("resourceVersion", "")},
+                                          query.get("includeObject", "Metadata"), cluster.clock()))
+            return _json(obj)
         if method == "PUT":
             self._allow("update", res)
             return _json(cluster.update(res, ns, name, await self.body(request), None, dry_run, strict))

@@ -231,6 +231,7 @@ def review(server, res: Resource, body: object, user) -> dict:
     if not isinstance(body, dict):
         raise bad_request("the body of the request must be a JSON or YAML object")
     answer = copy.deepcopy(body)
+    answer.pop("status", None)        # the server's to fill (kubectl sends status with null lists)
     answer.setdefault("apiVersion", res.group_version)
     answer.setdefault("kind", res.kind)
     answer.setdefault("metadata", {})
