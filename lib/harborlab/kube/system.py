@@ -2,7 +2,7 @@
 (the serviceaccounts controller) and the ``kube-root-ca.crt`` ConfigMap (the root CA publisher);
 in ``default`` the ``kubernetes`` Service; in ``kube-system`` the control plane as static mirror
 pods on the first lab node, CoreDNS as a Deployment behind the ``kube-dns`` Service, and
-kube-proxy as a DaemonSet with a pod on each lab node — the images of the profile's era, which a
+kube-proxy as a DaemonSet (its pods from the daemonset controller) — the images of the profile's era, which a
 kubeadm node has preloaded, so they run (emulated) instead of failing to pull.
 
 Pod admission here is the apiserver's for every pod create: ServiceAccount (serviceAccountName,
@@ -250,21 +250,7 @@ class KubeSystem:
         self._put_missing(DAEMONSETS, "kube-system", {"metadata": {"name": "kube-proxy", "labels": proxy_labels},
                                                       "spec": {"selector": {"matchLabels": proxy_labels},
                                                                "template": template}})
-        ds = self.cluster.store.get(DAEMONSETS.key, "kube-system", "kube-proxy")
-        for node in nodes:
-            pod = copy.deepcopy(template)
-            pod["metadata"].update(generateName="kube-proxy-", ownerReferences=[{
-                "apiVersion": "apps/v1", "kind": "DaemonSet", "name": "kube-proxy", "uid": ds["metadata"]["uid"],
-                "controller": True, "blockOwnerDeletion": True}])
-            pod["spec"]["nodeName"] = node["metadata"]["name"]
-            if not any(p["spec"].get("nodeName") == node["metadata"]["name"]
-                       for p in self.cluster.store.list(PODS.key, "kube-system")
-                       if p["metadata"]["name"].startswith("kube-proxy-")):
-                self.cluster.create(PODS, "kube-system", pod, internal=True)
-        count = len(nodes)
-        self.cluster.put(DAEMONSETS, {**copy.deepcopy(ds), "status": {
-            "currentNumberScheduled": count, "desiredNumberScheduled": count, "numberAvailable": count,
-            "numberMisscheduled": 0, "numberReady": count, "observedGeneration": 1, "updatedNumberScheduled": count}})
+        # Its pods: the daemonset controller (controllers/daemonsets.py).
 
 
 def priority_classes(cluster: Cluster) -> None:

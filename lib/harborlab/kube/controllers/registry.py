@@ -4,6 +4,7 @@ plugins they need."""
 from __future__ import annotations
 
 from ..cluster import Cluster
+from .daemonsets import DaemonSetController
 from .deployments import DeploymentController
 from .gc import GarbageCollector
 from .nodes import NodeController
@@ -20,6 +21,6 @@ def build_controllers(cluster: Cluster) -> list:
     cluster.admission.setdefault("Service", []).append(admit_service)
     cluster.admission.setdefault("Pod", []).append(admit_pod)
     return [NodeController(cluster), NamespaceBasics(cluster), KubeSystem(cluster, DEFAULT_NODES),
-            DeploymentController(cluster), ReplicaController(cluster, REPLICASETS),
+            DeploymentController(cluster), DaemonSetController(cluster), ReplicaController(cluster, REPLICASETS),
             ReplicaController(cluster, RCS), GarbageCollector(cluster), VolumeBinder(cluster),
             Scheduler(cluster), PodLifecycle(cluster), EndpointsController(cluster)]
