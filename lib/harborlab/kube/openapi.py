@@ -101,6 +101,9 @@ _PACKAGES = {"apiextensions.k8s.io": "io.k8s.apiextensions-apiserver.pkg.apis.ap
 
 def _definition_name(res: Resource) -> str:
     """The OpenAPI definition name: io.k8s.api.<first label of the group>.<version>.<Kind>."""
+    from .resources import BUILTIN_KEYS
+    if res.key not in BUILTIN_KEYS:          # a custom resource: its group reversed, as the apiserver names it
+        return f"{'.'.join(reversed(res.group.split('.')))}.{res.version}.{res.kind}"
     package = _PACKAGES.get(res.group) or f"io.k8s.api.{res.group.split('.')[0] if res.group else 'core'}"
     return f"{package}.{res.version}.{res.kind}"
 

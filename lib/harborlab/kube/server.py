@@ -210,6 +210,9 @@ class ApiServer:
             raise rbac.forbidden_error(user, attrs)
 
     def _openapi(self, path: str) -> web.Response:
+        from .resources import GENERATION
+        if self._openapi_cache.get("_generation") != GENERATION[0]:     # a CRD came or went
+            self._openapi_cache = {"_generation": GENERATION[0]}
         profile = self.cluster.profile
         if path == "/openapi/v2":
             doc = self._openapi_cache.get(path) or openapi.v2(profile)

@@ -4,6 +4,7 @@ plugins they need."""
 from __future__ import annotations
 
 from ..cluster import Cluster
+from .crds import CRDController
 from .daemonsets import DaemonSetController
 from .deployments import DeploymentController
 from .gc import GarbageCollector
@@ -20,7 +21,7 @@ def build_controllers(cluster: Cluster) -> list:
     from ..system import KubeSystem, NamespaceBasics, admit_pod
     cluster.admission.setdefault("Service", []).append(admit_service)
     cluster.admission.setdefault("Pod", []).append(admit_pod)
-    return [NodeController(cluster), NamespaceBasics(cluster), KubeSystem(cluster, DEFAULT_NODES),
+    return [NodeController(cluster), CRDController(cluster), NamespaceBasics(cluster), KubeSystem(cluster, DEFAULT_NODES),
             DeploymentController(cluster), DaemonSetController(cluster), ReplicaController(cluster, REPLICASETS),
             ReplicaController(cluster, RCS), GarbageCollector(cluster), VolumeBinder(cluster),
             Scheduler(cluster), PodLifecycle(cluster), EndpointsController(cluster)]
