@@ -135,3 +135,46 @@ def test_kubectl_auth_can_i_answers_from_the_bindings(lab):
     assert node_proxy == ("yes" if "v1.30" in run(lab.kubeconfig, "version", "-o", "json").stdout else "no")
     listed = ask("--list", "-n", "harbor").stdout
     assert "pods/exec" in listed and "clusterroles" not in listed
+
+
+def test_kubectl_port_forward_reaches_the_pods_port(lab, wait, tmp_path):
+    """kubectl port-forward (SPDY portforward.k8s.io) to a pod whose IP the lab can reach: the
+    plug-in agent's pods are at 127.77.0.5, where this test serves an echo."""
+    import socket
+    import threading
+    import time
+
+    listener = socket.socket()
+    listener.bind(("127.77.0.5", 0))
+    listener.listen(4)
+    port = listener.getsockname()[1]
+
+    def echo():
+        conn, _ = listener.accept()
+        with conn:
+            while data := conn.recv(1024):
+                conn.sendall(data.upper())
+    threading.Thread(target=echo, daemon=True).start()
+    (tmp_path / "pod.yaml").write_text(MANIFEST)
+    run(lab.kubeconfig, "apply", "-f", str(tmp_path / "pod.yaml"))
+    wait(lambda: run(lab.kubeconfig, "get", "pod", "shell", "-o", "jsonpath={.status.podIP}").stdout == "127.77.0.5",
+         timeout=10, what="pod running")
+    local = socket.socket()
+    local.bind(("127.0.0.1", 0))
+    local_port = local.getsockname()[1]
+    local.close()
+    env = dict(os.environ, KUBECONFIG=str(lab.kubeconfig), HOME=str(lab.kubeconfig.parent))
+    forward = subprocess.Popen([kubectl_binary(), "port-forward", "pod/shell", f"{local_port}:{port}"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True)
+    try:
+        assert "Forwarding from 127.0.0.1" in forward.stdout.readline()
+        with socket.create_connection(("127.0.0.1", local_port), timeout=10) as conn:
+            conn.sendall(b"hello through the tunnel")
+            deadline, got = time.monotonic() + 10, b""
+            while len(got) < 24 and time.monotonic() < deadline:
+                got += conn.recv(1024)
+        assert got == b"HELLO THROUGH THE TUNNEL"
+    finally:
+        forward.terminate()
+        forward.wait(10)
+        listener.close()
