@@ -6,6 +6,7 @@ from __future__ import annotations
 from ..cluster import Cluster
 from .crds import CRDController
 from .daemonsets import DaemonSetController
+from .jobs import JobController
 from .statefulsets import StatefulSetController
 from .deployments import DeploymentController
 from .gc import GarbageCollector
@@ -23,6 +24,7 @@ def build_controllers(cluster: Cluster) -> list:
     cluster.admission.setdefault("Service", []).append(admit_service)
     cluster.admission.setdefault("Pod", []).append(admit_pod)
     return [NodeController(cluster), CRDController(cluster), NamespaceBasics(cluster), KubeSystem(cluster, DEFAULT_NODES),
-            DeploymentController(cluster), DaemonSetController(cluster), StatefulSetController(cluster), ReplicaController(cluster, REPLICASETS),
+            DeploymentController(cluster), DaemonSetController(cluster), StatefulSetController(cluster),
+            JobController(cluster), ReplicaController(cluster, REPLICASETS),
             ReplicaController(cluster, RCS), GarbageCollector(cluster), VolumeBinder(cluster),
             Scheduler(cluster), PodLifecycle(cluster), EndpointsController(cluster)]
