@@ -9,4 +9,5 @@ PROGRAMS: dict[str, tuple[str, str]] = {
     "/usr/bin/ssh-keygen": ("openssh-client", "tests/nodeshell: host and user keys"),
     "/usr/bin/chromium": ("chromium", "tests/procedure/test_browser.py: JupyterLab and the report"),
     "/usr/bin/skopeo": ("skopeo", "tests/registry, tests/podrunner: a real registry client"),
+    "/usr/bin/kubectl": ("kubectl", "tests/kube/test_kubectl.py: a real client-go tool against the emulator"),
 }

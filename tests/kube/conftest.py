@@ -18,6 +18,8 @@ from pathlib import Path
 import pytest
 from kubernetes import client, config
 
+from harborlab.kube.tls import context_from_kubeconfig
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -111,6 +113,9 @@ def namespace(core):
     """A fresh namespace per test, deleted afterwards (its objects with it)."""
     name = f"t-{uuid.uuid4().hex[:8]}"
     core.create_namespace({"metadata": {"name": name}})
+    # As on a real cluster, the controllers fill a new namespace shortly after: wait for them.
+    wait_for(lambda: core.list_namespaced_config_map(name, field_selector="metadata.name=kube-root-ca.crt").items
+             and core.list_namespaced_service_account(name).items, what="the namespace's default objects")
     try:
         yield name
     finally:
@@ -151,7 +156,7 @@ def raw_request(server: KubeServer, method: str, path: str, body: bytes | None =
     req = urllib.request.Request(cfg["clusters"][0]["cluster"]["server"] + path, data=body, method=method,
                                  headers=headers)
     try:
-        with urllib.request.urlopen(req, timeout=10) as resp:
+        with urllib.request.urlopen(req, timeout=10, context=context_from_kubeconfig(cfg)) as resp:
             return resp.status, json.loads(resp.read() or b"{}")
     except urllib.error.HTTPError as err:
         return err.code, json.loads(err.read() or b"{}")

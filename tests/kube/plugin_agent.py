@@ -71,8 +71,8 @@ def pressure_factory(cluster):
 
 def _exec_argv(self, pod, container, command):
     # The test's stand-in for a container filesystem: a few harmless host programs.
-    return {"echo": ["/bin/echo"], "cat": ["/bin/cat"], "false": ["/bin/false"]}.get(command[0], None) and \
-        [{"echo": "/bin/echo", "cat": "/bin/cat", "false": "/bin/false"}[command[0]], *command[1:]]
+    programs = {"echo": "/bin/echo", "cat": "/bin/cat", "false": "/bin/false", "sh": "/bin/sh"}
+    return [programs[command[0]], *command[1:]] if command[0] in programs else None
 
 
 OwningAgent.exec_argv = _exec_argv

@@ -81,8 +81,10 @@ def test_foreground_deletion_removes_dependents_first(core, apps, namespace, wai
                      "spec": {"containers": [{"name": "c", "image": "busybox"}]}}}})
     wait(lambda: len(core.list_namespaced_pod(namespace).items) == 2, what="2 pods")
     apps.delete_namespaced_deployment("fg", namespace, propagation_policy="Foreground")
-    assert core.list_namespaced_pod(namespace).items == []
     assert apps.list_namespaced_replica_set(namespace).items == []
+    # Pods go through graceful deletion: marked at once, removed once their containers stopped.
+    assert all(p.metadata.deletion_timestamp for p in core.list_namespaced_pod(namespace).items)
+    wait(lambda: core.list_namespaced_pod(namespace).items == [], what="pods gone")
 
 
 def test_deleting_a_namespace_deletes_its_objects(core, wait):

@@ -10,7 +10,10 @@ import json
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
+from harborlab.kube.tls import context_from_kubeconfig
+
 pytestmark = [pytest.mark.lab, pytest.mark.slow]
+TLS: list = []     # the module server's TLS context (trusting the CA its kubeconfig carries)
 
 PREFIXES = ["/api/v1", "/api/v1/namespaces/default", "/apis/apps/v1/namespaces/default",
             "/apis/storage.k8s.io/v1", "/apis/authorization.k8s.io/v1", "/apis/apps/v1", "/api", "/apis", ""]
@@ -50,7 +53,7 @@ def requests(draw):
 
 def send(base: tuple[str, int], token: str, method: str, path: str, query: dict, ctype: str, body: bytes):
     from urllib.parse import quote, urlencode
-    conn = http.client.HTTPConnection(*base, timeout=10)
+    conn = http.client.HTTPSConnection(*base, timeout=10, context=TLS[0])
     try:
         target = quote(path, safe="/:%.") + ("?" + urlencode(query) if query else "")
         headers = {"Authorization": f"Bearer {token}", "Content-Type": ctype} if ctype else \
@@ -81,7 +84,8 @@ def server_factory_once(tmp_path_factory):
     from .conftest import start_server, stop_server
     server = start_server(tmp_path_factory.mktemp("fuzz"), "--pod-ready-delay", "0")
     cfg = json.loads(server.kubeconfig.read_text())
-    host, port = cfg["clusters"][0]["cluster"]["server"].removeprefix("http://").split(":")
+    host, port = cfg["clusters"][0]["cluster"]["server"].removeprefix("https://").split(":")
+    TLS[:] = [context_from_kubeconfig(cfg)]
     try:
         yield (host, int(port)), cfg["users"][0]["user"]["token"]
     finally:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import json
+import ssl
 import subprocess
 import time
 import urllib.error
@@ -71,7 +72,9 @@ def pod_proxy_head(emulator, pod: str, path: str):
                                      method="HEAD", headers={"Authorization": f"Bearer {token}",
                                                              "Accept": "application/vnd.oci.image.manifest.v1+json"})
     try:
-        with urllib.request.urlopen(request, timeout=10) as answer:
+        # Verified against the cluster CA the kubeconfig names, as on a real cluster.
+        context = ssl.create_default_context(cafile=emulator.kube.api.configuration.ssl_ca_cert)
+        with urllib.request.urlopen(request, timeout=10, context=context) as answer:
             return answer.status, answer.headers
     except urllib.error.HTTPError as exc:
         return exc.code, exc.headers

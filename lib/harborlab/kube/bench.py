@@ -22,9 +22,13 @@ from pathlib import Path
 import aiohttp
 
 from .runtime import Options
+from .tls import context_from_kubeconfig
+
+CONTEXT: list = []     # the started emulator's TLS context (trusting its CA)
 
 
 def start(state: Path, *args: str) -> tuple[subprocess.Popen, str, str]:
+    """Start an emulator; (process, server URL, token). Raw requests use ``CONTEXT[0]`` for TLS."""
     proc = subprocess.Popen([sys.executable, "-m", "harborlab.kube", "--state", str(state), "--port", "0", *args],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     kubeconfig = state / "kubeconfig"
@@ -34,6 +38,7 @@ def start(state: Path, *args: str) -> tuple[subprocess.Popen, str, str]:
             raise SystemExit("the emulator did not start")
         time.sleep(0.05)
     cfg = json.loads(kubeconfig.read_text())
+    CONTEXT[:] = [context_from_kubeconfig(cfg)]
     return proc, cfg["clusters"][0]["cluster"]["server"], cfg["users"][0]["user"]["token"]
 
 
@@ -49,7 +54,7 @@ def best_of(n: int, fn) -> float:
 async def watch_fanout(server: str, token: str, watches: int, changes: int) -> float:
     """Seconds from the first write until every watch has seen every change."""
     headers = {"Authorization": f"Bearer {token}"}
-    connector = aiohttp.TCPConnector(limit=0)     # the default pool of 100 would queue watches
+    connector = aiohttp.TCPConnector(limit=0, ssl=CONTEXT[0])     # the default pool of 100 would queue watches
     async with aiohttp.ClientSession(headers=headers, timeout=aiohttp.ClientTimeout(total=120),
                                      connector=connector) as session:
         rv = (await (await session.get(f"{server}/api/v1/namespaces/default/configmaps")).json())["metadata"]["resourceVersion"]
@@ -101,7 +106,7 @@ def main() -> None:
         proc, server, token = start(Path(tmp), "--profile", "modern", "--synthetic-nodes", str(args.nodes - 3))
         try:
             get = lambda path: urllib.request.urlopen(urllib.request.Request(  # noqa: E731
-                server + path, headers={"Authorization": f"Bearer {token}"}), timeout=60).read()
+                server + path, headers={"Authorization": f"Bearer {token}"}), timeout=60, context=CONTEXT[0]).read()
             rows = [("GET /version (baseline)", best_of(5, lambda: get("/version")))]
             rows.append((f"GET /api/v1/nodes, {args.nodes} nodes, raw HTTP + json.loads",
                          best_of(5, lambda: json.loads(get("/api/v1/nodes")))))

@@ -19,6 +19,7 @@ from .events import EventRecorder
 from .profiles import Profile
 from .resources import Resource, by_key
 from .selectors import parse_fields, parse_labels
+from .status import details as status_details
 from .status import already_exists, forbidden, bad_request, conflict, gone, invalid, not_found, cause
 from .store import Store, rfc3339
 
@@ -222,7 +223,8 @@ class Cluster:
         return self._replace(res, old, merged, subresource, dry_run, strict, False), False
 
     def delete(self, res: Resource, ns: str, name: str, propagation: str | None = None,
-               dry_run: bool = False, preconditions: dict | None = None) -> dict:
+               dry_run: bool = False, preconditions: dict | None = None,
+               grace_period: int | None = None) -> dict:
         obj = self._get_or_404(res, ns, name)
         if res.kind == "Namespace" and name in PROTECTED_NAMESPACES:
             raise forbidden(f'namespaces "{name}" is forbidden: this namespace may not be deleted')
@@ -232,8 +234,13 @@ class Cluster:
             if preconditions.get("resourceVersion") and \
                     preconditions["resourceVersion"] != obj["metadata"].get("resourceVersion"):
                 raise conflict(res, name)
+        grace = None
+        if res.kind == "Pod":
+            grace = self._pod_grace(obj, grace_period)
+            if grace > 0 or obj["metadata"].get("deletionTimestamp"):
+                return self._delete_gracefully(res, obj, grace, dry_run)
         if dry_run:
-            return self._deleted_answer(res, obj)
+            return self._deleted_answer(res, obj, grace)
         uid = obj["metadata"]["uid"]
         if propagation == "Orphan":
             self._orphan(uid)
@@ -247,23 +254,51 @@ class Cluster:
                     for key in [k for k in self.store.keys(other) if k[0] == name]:
                         self.store.delete(other, *key)
         deleted = self.store.delete(res.key, obj["metadata"].get("namespace", ""), name)
-        return self._deleted_answer(res, deleted)
+        return self._deleted_answer(res, deleted, grace)
 
-    def _deleted_answer(self, res: Resource, obj: dict) -> dict:
+    @staticmethod
+    def _pod_grace(pod: dict, given: int | None) -> int:
+        """The grace period as the pod strategy's CheckGracefulDelete decides it: the request's, else
+        the pod's terminationGracePeriodSeconds; 0 for a pod never scheduled or already finished."""
+        spec, status = pod.get("spec") or {}, pod.get("status") or {}
+        grace = given if given is not None else spec.get("terminationGracePeriodSeconds", 30)
+        if not spec.get("nodeName") or status.get("phase") in ("Succeeded", "Failed"):
+            return 0
+        return max(int(grace), 0)
+
+    def _delete_gracefully(self, res: Resource, pod: dict, grace: int, dry_run: bool) -> dict:
+        """Mark the pod (deletionTimestamp = now + grace, a MODIFIED event) and leave the rest to
+        the kubelet's part (controllers/pods.py): stop containers, Ready=False, then remove it. A
+        second delete may only shorten the period; grace 0 on a terminating pod removes it now."""
+        meta = pod["metadata"]
+        current = meta.get("deletionGracePeriodSeconds")
+        if current is not None and grace >= current:
+            return pod
+        if current is not None and grace == 0 and not dry_run:
+            deleted = self.store.delete(res.key, meta["namespace"], meta["name"])
+            return self._deleted_answer(res, deleted, 0)
+        marked = copy.deepcopy(pod)
+        marked["metadata"]["deletionTimestamp"] = rfc3339(self.clock() + grace)
+        marked["metadata"]["deletionGracePeriodSeconds"] = grace
+        if dry_run:
+            return marked
+        self.kick("pods")
+        return self.store.update(res.key, marked)
+
+    def _deleted_answer(self, res: Resource, obj: dict, grace: int | None = None) -> dict:
         # What the real server answers: kinds with graceful deletion or protection finalizers
         # return the object (marked for deletion); the rest return a Success Status.
         if res.kind in RETURNS_OBJECT_ON_DELETE:
             meta = dict(obj["metadata"], deletionTimestamp=self.now())
             if res.kind == "Pod":
-                meta["deletionGracePeriodSeconds"] = obj.get("spec", {}).get("terminationGracePeriodSeconds", 30)
+                meta["deletionGracePeriodSeconds"] = grace if grace is not None else \
+                    obj.get("spec", {}).get("terminationGracePeriodSeconds", 30)
             out = {**obj, "metadata": meta}
             if res.kind == "Namespace":
                 out["status"] = {"phase": "Terminating"}
             return out
-        details = {"name": obj["metadata"]["name"], "kind": res.plural, "uid": obj["metadata"].get("uid")}
-        if res.group:
-            details["group"] = res.group
-        return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "details": details}
+        return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",
+                "details": status_details(obj["metadata"]["name"], res.group, res.plural, obj["metadata"].get("uid"))}
 
     # --- owners ------------------------------------------------------------------------------
     def dependents(self, uid: str) -> list[tuple[Resource, dict]]:

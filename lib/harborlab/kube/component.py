@@ -12,12 +12,14 @@ import json
 import sys
 import urllib.error
 import urllib.request
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from harborlab.component import DEGRADED, DOWN, OK, RUNNING, STARTED, StatusRow
 
 from .profiles import profile as get_profile
 from .runtime import TOKEN_SECRET
+from .tls import CA_CERT, client_context
 
 if TYPE_CHECKING:
     from harborlab.lab import Lab
@@ -37,6 +39,10 @@ def argv(lab: "Lab") -> list[str]:
         args += ["--kube-version", str(lab.options["kube_version"])]
     if lab.options.get("pod_ready_delay") is not None:
         args += ["--pod-ready-delay", str(lab.options["pod_ready_delay"])]
+    for option, flag in (("max_requests_inflight", "--max-requests-inflight"),
+                         ("max_mutating_requests_inflight", "--max-mutating-requests-inflight")):
+        if lab.options.get(option) is not None:
+            args += [flag, str(lab.options[option])]
     # The lab nodes' kubelet simulators (which hand real pods to the pod runner) by default.
     factories = lab.options.get("kube_agent_factory") or (DEFAULT_AGENTS if _has_node_roots(lab) else [])
     for spec in [factories] if isinstance(factories, str) else factories:
@@ -51,16 +57,21 @@ def _has_node_roots(lab: "Lab") -> bool:
     return settings_path(lab.state).exists()
 
 
-def probe(host: str, port: int, token: str | None, timeout: float = 2.0) -> tuple[bool, str]:
-    """(healthy, detail) from /version and an authenticated node list."""
-    base = f"http://{host}:{port}"
+def probe(host: str, port: int, token: str | None, timeout: float = 2.0,
+          ca_file: Path | None = None) -> tuple[bool, str]:
+    """(healthy, detail) from /version and an authenticated node list, over TLS verified against
+    the lab's CA."""
+    base = f"https://{host}:{port}"
+    if ca_file is None or not ca_file.exists():
+        return False, "no CA certificate yet"
+    context = client_context(ca_file)
     try:
-        with urllib.request.urlopen(f"{base}/version", timeout=timeout) as resp:
+        with urllib.request.urlopen(f"{base}/version", timeout=timeout, context=context) as resp:
             version = json.loads(resp.read()).get("gitVersion", "?")
         if token is None:
             return False, f"{version}, no token"
         request = urllib.request.Request(f"{base}/api/v1/nodes", headers={"Authorization": f"Bearer {token}"})
-        with urllib.request.urlopen(request, timeout=timeout) as resp:
+        with urllib.request.urlopen(request, timeout=timeout, context=context) as resp:
             nodes = json.loads(resp.read()).get("items", [])
     except urllib.error.HTTPError as exc:
         return False, f"HTTP {exc.code} from the API server"
@@ -83,8 +94,11 @@ class KubeApiServer:
         except FileNotFoundError:
             return None
 
+    def _ca(self, lab: "Lab") -> Path:
+        return lab.path("secrets", CA_CERT)
+
     def _up_with_version(self, lab: "Lab") -> bool:
-        ok, detail = probe(lab.host, lab.ports[PORT_KEY], self._token(lab))
+        ok, detail = probe(lab.host, lab.ports[PORT_KEY], self._token(lab), ca_file=self._ca(lab))
         return ok and detail.startswith(lab.options.get("kube_version") or get_profile(lab.profile).version)
 
     def up(self, lab: "Lab") -> str:
@@ -93,9 +107,10 @@ class KubeApiServer:
         lab.ensure_port_free(lab.ports[PORT_KEY])
         lab.spawn(NAME, argv(lab))
         lab.wait_for("the kube API emulator", lambda: self._up_with_version(lab), timeout=30, log=NAME)
-        lab.record(NAME, {"server": f"http://{lab.host}:{lab.ports[PORT_KEY]}",
+        lab.record(NAME, {"server": f"https://{lab.host}:{lab.ports[PORT_KEY]}",
                           "kubeconfig": str(lab.path("kubeconfig")),
                           "token_file": str(lab.path("secrets", TOKEN_SECRET)),
+                          "ca_file": str(self._ca(lab)),
                           "profile": lab.profile, "version": get_profile(lab.profile).version,
                           "pid": lab.pid(NAME)})
         return STARTED
@@ -105,7 +120,7 @@ class KubeApiServer:
         address = f"{lab.host}:{lab.ports[PORT_KEY]}"
         if pid is None:
             return [StatusRow(NAME, None, address, DOWN, "not running")]
-        ok, detail = probe(lab.host, lab.ports[PORT_KEY], self._token(lab))
+        ok, detail = probe(lab.host, lab.ports[PORT_KEY], self._token(lab), ca_file=self._ca(lab))
         return [StatusRow(NAME, pid, address, OK if ok else DEGRADED, detail)]
 
     def down(self, lab: "Lab") -> None:

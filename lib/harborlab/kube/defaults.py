@@ -107,19 +107,60 @@ def _secret(obj: dict) -> None:
     obj.setdefault("type", "Opaque")
     # The real server decodes the body: stringData is folded into data (base64) and dropped,
     # and data that is not base64 cannot be decoded at all (400 before any validation).
+    # Go's base64 decoder (what decodes []byte fields) skips \r and \n, so data written as a YAML
+    # block with line breaks is accepted; the value is stored as bytes and so comes back re-encoded
+    # on one line. Any other stray character is an error.
     data = obj.get("data") or {}
     for key, value in data.items():
         try:
-            base64.b64decode(str(value), validate=True)
+            raw = base64.b64decode(str(value).replace("\r", "").replace("\n", ""), validate=True)
         except (binascii.Error, ValueError):
             raise bad_request(f'Secret in version "v1" cannot be handled as a Secret: illegal base64 data '
                               f'in data["{key}"]') from None
+        data[key] = base64.b64encode(raw).decode()
     string_data = obj.pop("stringData", None) or {}
     if string_data:
         obj["data"] = {**data, **{k: base64.b64encode(str(v).encode()).decode() for k, v in string_data.items()}}
 
 
+def _statefulset(obj: dict) -> None:
+    _template_owner(obj)
+    obj.setdefault("status", {}).setdefault("replicas", 0)       # required by the schema
+    spec = obj["spec"]
+    spec.setdefault("podManagementPolicy", "OrderedReady")
+    spec.setdefault("revisionHistoryLimit", 10)
+    spec.setdefault("updateStrategy", {"type": "RollingUpdate", "rollingUpdate": {"partition": 0}})
+
+
+def _daemonset(obj: dict) -> None:
+    spec = obj.setdefault("spec", {})
+    pod_spec(spec.setdefault("template", {}).setdefault("spec", {}))
+    spec.setdefault("revisionHistoryLimit", 10)
+    spec.setdefault("updateStrategy", {"type": "RollingUpdate",
+                                       "rollingUpdate": {"maxUnavailable": 1, "maxSurge": 0}})
+    status = obj.setdefault("status", {})
+    for key in ("currentNumberScheduled", "desiredNumberScheduled", "numberMisscheduled", "numberReady"):
+        status.setdefault(key, 0)        # required by the schema
+
+
+def _job(obj: dict) -> None:
+    spec = obj.setdefault("spec", {})
+    pod_spec(spec.setdefault("template", {}).setdefault("spec", {}))
+    spec.setdefault("completions", 1)
+    spec.setdefault("parallelism", 1)
+    spec.setdefault("backoffLimit", 6)
+    spec.setdefault("completionMode", "NonIndexed")
+    spec.setdefault("suspend", False)
+
+
+def _pdb(obj: dict) -> None:
+    status = obj.setdefault("status", {})
+    for key in ("disruptionsAllowed", "currentHealthy", "desiredHealthy", "expectedPods"):
+        status.setdefault(key, 0)        # required by the schema; the disruption controller's (none here)
+
+
 DEFAULTERS: dict[str, Callable[[dict], None]] = {
+    "PodDisruptionBudget": _pdb, "StatefulSet": _statefulset, "DaemonSet": _daemonset, "Job": _job,
     "Pod": _pod, "Deployment": _deployment, "ReplicaSet": _template_owner,
     "ReplicationController": _rc, "Service": _service, "PersistentVolume": _pv,
     "PersistentVolumeClaim": _pvc, "Namespace": _namespace, "Secret": _secret,

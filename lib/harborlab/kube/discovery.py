@@ -6,7 +6,7 @@ from .resources import RESOURCES, SUBRESOURCE_KINDS, groups
 
 _SUB_VERBS = {"status": ["get", "patch", "update"], "scale": ["get", "patch", "update"],
               "log": ["get"], "proxy": ["create", "delete", "get", "patch", "update"],
-              "binding": ["create"], "eviction": ["create"], "exec": ["create", "get"], "finalize": ["update"]}
+              "binding": ["create"], "eviction": ["create"], "token": ["create"], "exec": ["create", "get"], "finalize": ["update"]}
 
 
 def core_versions(address: str) -> dict:

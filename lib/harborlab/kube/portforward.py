@@ -57,6 +57,8 @@ def reachable(pod_ip: str | None) -> bool:
 
 async def handle(server: "ApiServer", request: web.Request, route: "Route") -> web.StreamResponse:
     pod = server.cluster.get(route.res, route.namespace, route.name)
+    if request.headers.get("Upgrade", "").lower() == "spdy/3.1":
+        return await serve_spdy(request, pod)
     ports = parse_ports(request.query.getall("ports", []))
     ws = web.WebSocketResponse(protocols=PROTOCOLS, max_msg_size=0)
     if not ws.can_prepare(request).ok:
@@ -118,3 +120,92 @@ async def _downstream(ws: web.WebSocketResponse, writers: dict[int, asyncio.Stre
             writer.write(message.data[1:])
             with contextlib.suppress(ConnectionError, OSError):
                 await writer.drain()
+
+
+# --- SPDY (what client-go / kubectl port-forward use) ------------------------------------------
+
+SPDY_PROTOCOL = "portforward.k8s.io"
+
+
+async def serve_spdy(request: web.Request, pod: dict) -> web.StreamResponse:
+    """The kubelet's SPDY port-forward: per forwarded connection the client opens an error and a
+    data stream with the same ``requestID`` and ``port`` headers; the data stream's bytes go to and
+    from ``<podIP>:<port>``, a failure is written on the error stream."""
+    from . import spdy
+    offered = [v.strip() for header in request.headers.getall("X-Stream-Protocol-Version", [])
+               for v in header.split(",") if v.strip()]
+    if offered and SPDY_PROTOCOL not in offered:
+        return web.Response(status=403, headers={"X-Accepted-Stream-Protocol-Versions": SPDY_PROTOCOL},
+                            text=f"unable to upgrade: unable to negotiate protocol: client supports {offered}, "
+                                 f"server supports [{SPDY_PROTOCOL}]\n")
+    transport = request.transport
+    if transport is None:
+        raise ConnectionResetError("connection lost")
+    session = spdy.Session(transport)
+    request.protocol.set_parser(session)
+    request.protocol.keep_alive(False)
+    response = web.StreamResponse(status=101, headers={"Connection": "Upgrade", "Upgrade": "SPDY/3.1",
+                                                       "X-Stream-Protocol-Version": SPDY_PROTOCOL})
+    response.force_close()
+    await response.prepare(request)
+    started: set[str] = set()
+    tasks: list[asyncio.Task] = []
+    try:
+        while not session.closed:
+            pairs: dict[str, dict[str, spdy.Stream]] = {}
+            for stream in list(session.streams.values()):
+                pairs.setdefault(stream.headers.get("requestid", ""), {})[stream.headers.get("streamtype", "")] = stream
+            for request_id, pair in pairs.items():
+                if request_id not in started and {"data", "error"} <= set(pair):
+                    started.add(request_id)
+                    tasks.append(asyncio.create_task(_forward(session, pod, pair["data"], pair["error"])))
+            session.arrived.clear()
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(session.arrived.wait(), 1.0)
+    finally:
+        for task in tasks:
+            task.cancel()
+        session.close()
+    return response
+
+
+async def _forward(session, pod: dict, data, error) -> None:
+    port_text = data.headers.get("port", "")
+    pod_ip = (pod.get("status") or {}).get("podIP")
+    uid = pod["metadata"].get("uid", "")
+    problem = None
+    if not port_text.isdigit():
+        problem = f'invalid port "{port_text}"'
+    elif not reachable(pod_ip):
+        problem = f"pod {pod['metadata']['name']} has no process the lab can reach (podIP {pod_ip or 'none'})"
+    writer = None
+    if problem is None:
+        try:
+            reader, writer = await asyncio.open_connection(pod_ip, int(port_text))
+        except OSError as exc:
+            problem = f"dial tcp {pod_ip}:{port_text}: connect: {exc.strerror or exc}"
+    if problem is not None:
+        session.send(error, f"error forwarding port {port_text} to pod {uid}, uid : {problem}".encode(), fin=True)
+        session.send(data, b"", fin=True)
+        return
+
+    async def up() -> None:
+        with contextlib.suppress(ConnectionError, OSError):
+            while chunk := await reader.read(CHUNK):
+                session.send(data, chunk)
+                await session.drain()
+        session.send(data, b"", fin=True)
+
+    async def down() -> None:
+        with contextlib.suppress(ConnectionError, OSError):
+            while (chunk := await data.data.get()) is not None:
+                writer.write(chunk)
+                await writer.drain()
+            if writer.can_write_eof():
+                writer.write_eof()
+
+    try:
+        await asyncio.gather(up(), down())
+    finally:
+        writer.close()
+        session.send(error, b"", fin=True)

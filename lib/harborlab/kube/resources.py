@@ -55,7 +55,7 @@ _EVENT_FIELDS = COMMON_FIELDS + ("involvedObject.kind", "involvedObject.name",
                                  "involvedObject.apiVersion", "involvedObject.resourceVersion",
                                  "involvedObject.fieldPath", "reason", "source", "type")
 
-RESOURCES: tuple[Resource, ...] = (
+RESOURCES: list[Resource] = [
     Resource("", "v1", "namespaces", "Namespace", False, ("ns",), ("status", "finalize"),
              fields=COMMON_FIELDS + ("status.phase",)),
     Resource("", "v1", "configmaps", "ConfigMap", True, ("cm",)),
@@ -71,18 +71,42 @@ RESOURCES: tuple[Resource, ...] = (
     Resource("", "v1", "nodes", "Node", False, ("no",), ("status", "proxy"),
              fields=COMMON_FIELDS + ("spec.unschedulable",)),
     Resource("", "v1", "events", "Event", True, ("ev",), fields=_EVENT_FIELDS),
+    Resource("", "v1", "serviceaccounts", "ServiceAccount", True, ("sa",), ("token",)),
     Resource("apps", "v1", "deployments", "Deployment", True, ("deploy",), ("status", "scale"),
              categories=("all",)),
     Resource("apps", "v1", "replicasets", "ReplicaSet", True, ("rs",), ("status", "scale"),
              fields=COMMON_FIELDS + ("status.replicas",), categories=("all",)),
+    Resource("apps", "v1", "daemonsets", "DaemonSet", True, ("ds",), ("status",), categories=("all",)),
+    # Stored and served (no controller acts on them yet): what charts and tools expect to find.
+    Resource("apps", "v1", "statefulsets", "StatefulSet", True, ("sts",), ("status", "scale"), categories=("all",)),
+    Resource("batch", "v1", "jobs", "Job", True, (), ("status",), categories=("all",)),
+    Resource("batch", "v1", "cronjobs", "CronJob", True, ("cj",), ("status",), categories=("all",)),
+    Resource("networking.k8s.io", "v1", "ingresses", "Ingress", True, ("ing",), ("status",)),
+    Resource("networking.k8s.io", "v1", "ingressclasses", "IngressClass", False),
+    Resource("networking.k8s.io", "v1", "networkpolicies", "NetworkPolicy", True, ("netpol",)),
+    Resource("policy", "v1", "poddisruptionbudgets", "PodDisruptionBudget", True, ("pdb",), ("status",)),
+    Resource("scheduling.k8s.io", "v1", "priorityclasses", "PriorityClass", False, ("pc",)),
+    Resource("certificates.k8s.io", "v1", "certificatesigningrequests", "CertificateSigningRequest", False,
+             ("csr",), ("status",)),
+    Resource("apiextensions.k8s.io", "v1", "customresourcedefinitions", "CustomResourceDefinition", False,
+             ("crd", "crds"), ("status",)),
+    Resource("apiregistration.k8s.io", "v1", "apiservices", "APIService", False, (), ("status",)),
     Resource("storage.k8s.io", "v1", "storageclasses", "StorageClass", False, ("sc",)),
     Resource("storage.k8s.io", "v1", "csidrivers", "CSIDriver", False),
     Resource("authorization.k8s.io", "v1", "selfsubjectaccessreviews", "SelfSubjectAccessReview",
              False, verbs=("create",)),
-)
+    Resource("authorization.k8s.io", "v1", "selfsubjectrulesreviews", "SelfSubjectRulesReview",
+             False, verbs=("create",)),
+    Resource("authentication.k8s.io", "v1", "tokenreviews", "TokenReview", False, verbs=("create",)),
+    Resource("rbac.authorization.k8s.io", "v1", "clusterroles", "ClusterRole", False),
+    Resource("rbac.authorization.k8s.io", "v1", "clusterrolebindings", "ClusterRoleBinding", False),
+    Resource("rbac.authorization.k8s.io", "v1", "roles", "Role", True),
+    Resource("rbac.authorization.k8s.io", "v1", "rolebindings", "RoleBinding", True),
+]
 
 # Subresources that hold an object body of another kind (the rest are the parent's kind).
 SUBRESOURCE_KINDS = {"scale": ("autoscaling/v1", "Scale"), "binding": ("v1", "Binding"),
+                     "token": ("authentication.k8s.io/v1", "TokenRequest"),
                      "eviction": ("policy/v1", "Eviction")}
 
 
@@ -93,7 +117,7 @@ class ResourceIndex:
     by_key: dict[str, Resource] = field(default_factory=dict)
 
 
-def build_index(resources: tuple[Resource, ...] = RESOURCES) -> ResourceIndex:
+def build_index(resources: list[Resource] = RESOURCES) -> ResourceIndex:
     index = ResourceIndex()
     for res in resources:
         index.by_path[(res.group, res.version, res.plural)] = res
@@ -103,6 +127,32 @@ def build_index(resources: tuple[Resource, ...] = RESOURCES) -> ResourceIndex:
 
 
 INDEX = build_index()
+BUILTIN_KEYS = frozenset(r.key for r in RESOURCES)
+GENERATION = [0]     # bumped when the served set changes (CRDs), for caches of derived documents
+
+
+def register(res: Resource) -> None:
+    """Serve ``res`` (a custom resource version) from now on; replaces one at the same path."""
+    unregister_path(res.group, res.version, res.plural)
+    RESOURCES.append(res)
+    INDEX.by_path[(res.group, res.version, res.plural)] = res
+    INDEX.by_kind[(res.group_version, res.kind)] = res
+    INDEX.by_key[res.key] = res
+    GENERATION[0] += 1
+
+
+def unregister_path(group: str, version: str, plural: str) -> None:
+    old = INDEX.by_path.pop((group, version, plural), None)
+    if old is None or old.key in BUILTIN_KEYS:
+        return
+    RESOURCES.remove(old)
+    INDEX.by_kind.pop((old.group_version, old.kind), None)
+    others = [r for r in RESOURCES if r.key == old.key]
+    if others:
+        INDEX.by_key[old.key] = others[-1]
+    else:
+        INDEX.by_key.pop(old.key, None)
+    GENERATION[0] += 1
 
 
 def lookup(group: str, version: str, plural: str) -> Resource | None:

@@ -14,7 +14,9 @@ from pathlib import Path
 from aiohttp import web
 
 from .cluster import Cluster
+from . import rbac, system, tls, tokens
 from .controllers import Manager
+from .inflight import DEFAULT_MUTATING, DEFAULT_READONLY, InflightLimit
 from .controllers.registry import build_controllers
 from .nodes import DEFAULT_NODES, SyntheticAgent, TrivialAgent, synthetic_names
 from .profiles import profile as get_profile
@@ -23,6 +25,7 @@ from .server import ApiServer
 from .store import Store
 
 TOKEN_SECRET = "kube-token"
+OPERATOR_TOKEN_SECRET = "kube-token-harborbook-operator"
 CEPH_CSI_DRIVER = "cephfs.csi.ceph.com"
 
 
@@ -37,6 +40,8 @@ class Options:
     pod_ready_delay: float = 0.5
     agent_factory: str | list[str] | None = None
     watch_history: int = 20000
+    max_requests_inflight: int = DEFAULT_READONLY
+    max_mutating_requests_inflight: int = DEFAULT_MUTATING
     extra: dict = field(default_factory=dict)
 
 
@@ -50,27 +55,35 @@ def _write_private(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
-def token(state: Path) -> str:
-    """The bearer token: created once (0600 in a 0700 dir), reused across restarts."""
+def token(state: Path, name: str = TOKEN_SECRET) -> str:
+    """A bearer token: created once (0600 in a 0700 dir), reused across restarts."""
     secret_dir = state / "secrets"
     secret_dir.mkdir(parents=True, exist_ok=True)
     os.chmod(secret_dir, 0o700)
-    path = secret_dir / TOKEN_SECRET
+    path = secret_dir / name
     if not path.exists():
         _write_private(path, secrets.token_urlsafe(32))
     return path.read_text().strip()
 
 
-def kubeconfig_text(server_url: str, bearer: str) -> str:
-    # JSON is YAML; the official client's loader reads it.
+def kubeconfig_text(server_url: str, bearer: str, ca_pem: bytes, operator: str | None = None) -> str:
+    """The lab's kubeconfig: the default user (the lab's admin) in context ``harborlab``, and the
+    least-privilege ``harborbook-operator`` in its own context."""
+    # JSON is YAML; the official client's loader and kubectl read it.
+    import base64
     import json
+    users = [{"name": "harborlab-admin", "user": {"token": bearer}}]
+    contexts = [{"name": "harborlab", "context": {"cluster": "harborlab", "user": "harborlab-admin",
+                                                  "namespace": "default"}}]
+    if operator:
+        users.append({"name": "harborbook-operator", "user": {"token": operator}})
+        contexts.append({"name": "harborbook-operator", "context": {
+            "cluster": "harborlab", "user": "harborbook-operator", "namespace": "default"}})
     return json.dumps({
         "apiVersion": "v1", "kind": "Config", "current-context": "harborlab",
-        "clusters": [{"name": "harborlab", "cluster": {"server": server_url}}],
-        "users": [{"name": "harborlab-admin", "user": {"token": bearer}}],
-        "contexts": [{"name": "harborlab", "context": {"cluster": "harborlab", "user": "harborlab-admin",
-                                                       "namespace": "default"}}],
-        "preferences": {}}, indent=2) + "\n"
+        "clusters": [{"name": "harborlab", "cluster": {
+            "server": server_url, "certificate-authority-data": base64.b64encode(ca_pem).decode()}}],
+        "users": users, "contexts": contexts, "preferences": {}}, indent=2) + "\n"
 
 
 def seed(cluster: Cluster) -> None:
@@ -106,7 +119,12 @@ def install_agents(cluster: Cluster, opts: Options) -> None:
 def build(opts: Options) -> tuple[Cluster, Manager]:
     prof = get_profile(opts.profile, opts.version)
     cluster = Cluster(prof, Store(history=opts.watch_history), pod_ready_delay=opts.pod_ready_delay)
+    ca_file = tls.ensure(opts.state / "secrets", opts.host)
+    cluster.ca_pem = ca_file.read_text()
+    tokens.install(tokens.TokenIssuer.load(opts.state / "secrets"), cluster)
     seed(cluster)
+    system.priority_classes(cluster)
+    rbac.bootstrap(cluster, article=prof.name == "article")
     install_agents(cluster, opts)
     manager = Manager(build_controllers(cluster))
     cluster.store.listeners.append(manager.on_change)
@@ -118,14 +136,20 @@ def build(opts: Options) -> tuple[Cluster, Manager]:
 async def serve(opts: Options, stop: asyncio.Event) -> None:
     cluster, manager = build(opts)
     bearer = token(opts.state)
+    operator = token(opts.state, OPERATOR_TOKEN_SECRET)
+    ca_file = opts.state / "secrets" / tls.CA_CERT
     # Short shutdown: open watches are ended below, nothing else takes long.
-    runner = web.AppRunner(ApiServer(cluster, bearer).app(), handler_cancellation=True, access_log=None,
+    runner = web.AppRunner(ApiServer(cluster, bearer, inflight=InflightLimit(
+        opts.max_requests_inflight, opts.max_mutating_requests_inflight), operator_token=operator).app(), handler_cancellation=True, access_log=None,
                            shutdown_timeout=2.0)
     await runner.setup()
-    site = web.TCPSite(runner, opts.host, opts.port, reuse_address=True)
+    site = web.TCPSite(runner, opts.host, opts.port, reuse_address=True,
+                       ssl_context=tls.server_context(opts.state / "secrets"))
     await site.start()
     port = runner.addresses[0][1]
-    _write_private(opts.state / "kubeconfig", kubeconfig_text(f"http://{opts.host}:{port}", bearer))
+    system.kubernetes_service(cluster, (opts.host, port))
+    _write_private(opts.state / "kubeconfig", kubeconfig_text(f"https://{opts.host}:{port}", bearer,
+                                                                   ca_file.read_bytes(), operator))
     loop_task = asyncio.create_task(manager.run())
     try:
         await stop.wait()

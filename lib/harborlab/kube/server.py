@@ -17,11 +17,13 @@ from dataclasses import dataclass
 import yaml
 from aiohttp import web
 
-from . import discovery, watch
+from . import discovery, openapi, protobuf, rbac, tables, tokens, watch
+from .rbac import User
 from .cluster import Cluster
+from .inflight import InflightLimit, too_many_requests
 from .profiles import version_info
 from .resources import Resource, lookup
-from .status import (REQUEST_LIMIT, ApiError, bad_request, method_not_allowed, page_not_found,
+from .status import (REQUEST_LIMIT, encode, ApiError, bad_request, method_not_allowed, page_not_found,
                      too_large, unauthorized, unsupported_media)
 from . import subresources
 
@@ -83,6 +85,11 @@ def _flag(query, key: str) -> bool:
 def parse_body(raw: bytes, content_type: str) -> object:
     if not raw.strip():
         raise bad_request("the body of the request is empty")
+    if content_type == protobuf.CONTENT_TYPE:
+        try:
+            return protobuf.decode(raw)
+        except (protobuf.DecodeError, UnicodeDecodeError):
+            raise unsupported_media(content_type) from None
     try:
         if "yaml" in content_type:
             return yaml.load(raw.decode("utf-8"), Loader=_YAML_LOADER)
@@ -93,15 +100,22 @@ def parse_body(raw: bytes, content_type: str) -> object:
 
 
 def _json(obj: object, status: int = 200) -> web.Response:
-    return web.Response(body=json.dumps(obj, separators=(",", ":")).encode(), status=status,
-                        content_type="application/json")
+    return web.Response(body=encode(obj), status=status, content_type="application/json")
+
+
+REVIEW_KINDS = {"SelfSubjectAccessReview", "SelfSubjectRulesReview", "TokenReview"}
+ANONYMOUS = User("system:anonymous", ("system:unauthenticated",))
 
 
 class ApiServer:
-    def __init__(self, cluster: Cluster, token: str, address: str = "127.0.0.1:0"):
+    def __init__(self, cluster: Cluster, token: str, address: str = "127.0.0.1:0",
+                 inflight: InflightLimit | None = None, operator_token: str | None = None):
         self.cluster = cluster
         self.token = token
+        self.operator_token = operator_token
         self.address = address
+        self.inflight = inflight or InflightLimit()
+        self._openapi_cache: dict[str, dict] = {}
 
     def app(self) -> web.Application:
         app = web.Application(client_max_size=REQUEST_LIMIT, middlewares=[self._errors])
@@ -128,20 +142,57 @@ class ApiServer:
                                                  "from succeeding")
             return _json(err.body(), 500)
 
-    def _authenticate(self, request: web.Request) -> None:
+    def identify(self, token: str, audiences: list[str] | None = None) -> tuple[User | None, list[str], str]:
+        """(user, audiences, error) for a bearer token: the kubeconfig's users, or a service account."""
+        given = token.strip().encode()
+        if given and hmac.compare_digest(given, self.token.encode()):
+            return rbac.default_user(self.cluster.profile.name), audiences or [tokens.ISSUER], ""
+        if given and self.operator_token and hmac.compare_digest(given, self.operator_token.encode()):
+            return User(rbac.OPERATOR, ("system:authenticated",)), audiences or [tokens.ISSUER], ""
+        issuer = tokens.current()
+        if issuer is None or not given:
+            return None, [], "invalid bearer token"
+        identity, matched, error = issuer.verify(token.strip(), audiences)
+        if identity is None:
+            return None, [], error
+        namespace, name = identity.user.split(":")[2:4]
+        account = self.cluster.store.get("/serviceaccounts", namespace, name)
+        if account is None or account["metadata"]["uid"] != identity.uid:
+            return None, [], "invalid bearer token, service account has been deleted"
+        return User(identity.user, identity.groups, identity.uid, tuple(identity.extra.items())), matched, ""
+
+    def _authenticate(self, request: web.Request) -> User:
+        """The request's user; 401 for a missing or unknown token."""
         header = request.headers.get("Authorization", "")
         scheme, _, given = header.partition(" ")
-        if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), self.token.encode()):
+        user = self.identify(given)[0] if scheme.lower() == "bearer" else None
+        if user is None:
             raise unauthorized()
+        return user
 
     async def dispatch(self, request: web.Request) -> web.StreamResponse:
         path = request.path.rstrip("/") or "/"
+        user = ANONYMOUS if path in PUBLIC_PATHS else self._authenticate(request)
+        request["user"] = user
+        try:
+            bucket = self.inflight.admit(request.method, path, request.query, user.groups)
+        except InflightLimit.Refused:
+            return too_many_requests()
+        try:
+            return await self._dispatch(request, path)
+        finally:
+            self.inflight.release(bucket)
+
+    async def _dispatch(self, request: web.Request, path: str) -> web.StreamResponse:
         if path in ("/healthz", "/livez", "/readyz"):
             return web.Response(text="ok")
         if path == "/version":
             return _json(version_info(self.cluster.profile))
-        self._authenticate(request)
+        if path == "/openapi/v2" or path.startswith("/openapi/v3"):
+            self._authorize(request, path, None)
+            return self._openapi(path)
         route = parse_route(path)
+        self._authorize(request, path, route)
         if route is None:
             raise page_not_found()
         if isinstance(route, dict):
@@ -149,6 +200,30 @@ class ApiServer:
         if route.sub is not None:
             return await subresources.handle(self, request, route)
         return await self._resource(request, route)
+
+    def _authorize(self, request: web.Request, path: str, route: "Route | dict | None") -> None:
+        """RBAC, before anything is read or written (403 with the apiserver's message)."""
+        user = request["user"]
+        attrs = request_attributes(request.method, path, request.query, route)
+        allowed, _ = rbac.authorize(self.cluster, user, attrs)
+        if not allowed:
+            raise rbac.forbidden_error(user, attrs)
+
+    def _openapi(self, path: str) -> web.Response:
+        from .resources import GENERATION
+        if self._openapi_cache.get("_generation") != GENERATION[0]:     # a CRD came or went
+            self._openapi_cache = {"_generation": GENERATION[0]}
+        profile = self.cluster.profile
+        if path == "/openapi/v2":
+            doc = self._openapi_cache.get(path) or openapi.v2(profile)
+        elif path == "/openapi/v3":
+            doc = self._openapi_cache.get(path) or openapi.v3_root(profile)
+        else:
+            doc = self._openapi_cache.get(path) or openapi.v3_for_path(profile, path.removeprefix("/openapi/v3/"))
+        if doc is None:
+            raise page_not_found()
+        self._openapi_cache[path] = doc
+        return _json(doc)
 
     def _discovery(self, request: web.Request, route: dict) -> web.Response:
         kind = route["_discovery"]
@@ -182,29 +257,38 @@ class ApiServer:
                     limit_n = int(limit) if limit else None
                 except ValueError:
                     raise bad_request(f"limit must be an integer, got {limit!r}") from None
-                return _json(cluster.list(res, route.namespace, query.get("labelSelector"),
-                                          query.get("fieldSelector"), limit_n, query.get("continue")))
+                listed = cluster.list(res, route.namespace, query.get("labelSelector"),
+                                      query.get("fieldSelector"), limit_n, query.get("continue"))
+                if tables.wants_table(request.headers.get("Accept", "")):
+                    return _json(tables.table(res, listed["items"], listed["metadata"],
+                                              query.get("includeObject", "Metadata"), cluster.clock()))
+                return _json(listed)
             if method == "POST":
                 self._allow("create", res)
                 body = await self.body(request)
-                if res.kind == "SelfSubjectAccessReview":
-                    return _json(subresources.access_review(cluster, res, body), 201)
+                if res.kind in REVIEW_KINDS:
+                    return _json(subresources.review(self, res, body, request["user"]), 201)
                 obj = cluster.create(res, route.namespace, body, dry_run, strict,
                                      manager=query.get("fieldManager") or _agent(request))
                 return _json(obj, 201)
             if method == "DELETE":
                 self._allow("deletecollection", res)
                 listed = cluster.list(res, route.namespace, query.get("labelSelector"), query.get("fieldSelector"))
+                grace = _grace(query.get("gracePeriodSeconds"), None)
                 for item in listed["items"]:
                     meta = item["metadata"]
                     cluster.delete(res, meta.get("namespace", ""), meta["name"],
-                                   query.get("propagationPolicy"), dry_run)
+                                   query.get("propagationPolicy"), dry_run, grace_period=grace)
                 return _json(listed)
             raise method_not_allowed(method, res)
         ns, name = route.namespace, route.name
         if method == "GET":
             self._allow("get", res)
-            return _json(cluster.get(res, ns, name))
+            obj = cluster.get(res, ns, name)
+            if tables.wants_table(request.headers.get("Accept", "")):
+                return _json(tables.table(res, [obj], {"resourceVersion": obj["metadata"].get("resourceVersion", "")},
+                                          query.get("includeObject", "Metadata"), cluster.clock()))
+            return _json(obj)
         if method == "PUT":
             self._allow("update", res)
             return _json(cluster.update(res, ns, name, await self.body(request), None, dry_run, strict))
@@ -217,7 +301,8 @@ class ApiServer:
             options = await self._delete_options(request)
             propagation = query.get("propagationPolicy") or options.get("propagationPolicy")
             dry = dry_run or "All" in (options.get("dryRun") or [])
-            return _json(cluster.delete(res, ns, name, propagation, dry, options.get("preconditions")))
+            grace = _grace(query.get("gracePeriodSeconds"), options.get("gracePeriodSeconds"))
+            return _json(cluster.delete(res, ns, name, propagation, dry, options.get("preconditions"), grace))
         raise method_not_allowed(method, res)
 
     async def patch(self, request: web.Request, route: Route, sub: str | None) -> tuple[dict, bool]:
@@ -244,6 +329,37 @@ class ApiServer:
     def _allow(verb: str, res: Resource) -> None:
         if verb not in res.verbs:
             raise method_not_allowed(verb, res)
+
+
+_METHOD_VERBS = {"POST": "create", "PUT": "update", "PATCH": "patch", "DELETE": "delete"}
+
+
+def request_attributes(method: str, path: str, query, route: "Route | dict | None") -> rbac.Attributes:
+    """What the apiserver's RequestInfo makes of a request, for the authorizer."""
+    if not isinstance(route, Route):
+        return rbac.Attributes(method.lower() if method != "HEAD" else "get", path=path)
+    res = route.res
+    if route.sub in ("exec", "attach", "portforward", "proxy"):
+        verb = {"GET": "get", "HEAD": "get"}.get(method) or _METHOD_VERBS.get(method, method.lower())
+    elif method in ("GET", "HEAD"):
+        verb = "get" if route.name else ("watch" if _flag(query, "watch") else "list")
+    elif method == "DELETE" and not route.name:
+        verb = "deletecollection"
+    else:
+        verb = _METHOD_VERBS.get(method, method.lower())
+    namespace = route.name if res.plural == "namespaces" and route.name else route.namespace
+    return rbac.Attributes(verb, namespace or "", res.group, res.plural, route.sub or "", route.name or "")
+
+
+def _grace(from_query: str | None, from_options: object) -> int | None:
+    """DeleteOptions.gracePeriodSeconds (query parameter or body); None when not given."""
+    value = from_query if from_query not in (None, "") else from_options
+    if value is None:
+        return None
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise bad_request(f"gracePeriodSeconds must be an integer, got {value!r}") from None
 
 
 def _agent(request: web.Request) -> str:

@@ -7,11 +7,26 @@ runbooks match on them.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from .resources import Resource
 
 REQUEST_LIMIT = 3 * 1024 * 1024  # the real apiserver's body limit for JSON/YAML requests
+# Go's encoding/json escapes these inside strings (HTML safety, JS line separators); Python doesn't.
+_GO_ESCAPES = str.maketrans({"<": "\\u003c", ">": "\\u003e", "&": "\\u0026",
+                             "\u2028": "\\u2028", "\u2029": "\\u2029"})
+
+
+def go_json(obj: object) -> str:
+    """JSON as Go's json.Marshal writes it: compact, UTF-8 unescaped, <>& and U+2028/9 escaped.
+    (The characters translated only ever occur inside strings.)"""
+    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False).translate(_GO_ESCAPES)
+
+
+def encode(obj: object) -> bytes:
+    """A response body as the apiserver's JSON serializer writes it (json.Encoder: a newline ends it)."""
+    return (go_json(obj) + "\n").encode()
 
 
 class ApiError(Exception):
@@ -20,19 +35,26 @@ class ApiError(Exception):
         self.code, self.reason, self.message, self.details = code, reason, message, details
 
     def body(self) -> dict[str, Any]:
+        # metav1.Status's field order: kind, apiVersion, metadata, status, message, reason, details, code
         body: dict[str, Any] = {"kind": "Status", "apiVersion": "v1", "metadata": {},
-                                "status": "Failure", "message": self.message,
-                                "reason": self.reason, "code": self.code}
-        if self.details:
+                                "status": "Failure", "message": self.message, "reason": self.reason}
+        if self.details is not None:
             body["details"] = self.details
+        body["code"] = self.code
         return body
 
 
+def details(name: str, group: str, kind: str, uid: str | None = None, causes: list[dict] | None = None) -> dict:
+    """metav1.StatusDetails in its field order (name, group, kind, uid, causes); empty ones left out."""
+    out: dict[str, Any] = {}
+    for key, value in (("name", name), ("group", group), ("kind", kind), ("uid", uid), ("causes", causes)):
+        if value:
+            out[key] = value
+    return out
+
+
 def _details(res: Resource, name: str) -> dict:
-    details = {"name": name, "kind": res.plural}
-    if res.group:
-        details["group"] = res.group
-    return details
+    return details(name, res.group, res.plural)
 
 
 def not_found(res: Resource, name: str) -> ApiError:
@@ -57,11 +79,12 @@ def invalid(res: Resource, name: str, causes: list[dict]) -> ApiError:
                        for c in causes)
     if len(causes) > 1:
         listed = f"[{listed}]"
-    details = _details(res, name) | {"kind": res.kind, "causes": causes}
-    return ApiError(422, "Invalid", f'{res.kind} "{name}" is invalid: {listed}', details)
+    return ApiError(422, "Invalid", f'{res.kind} "{name}" is invalid: {listed}',
+                    details(name, res.group, res.kind, causes=causes))
 
 
 def cause(field: str, message: str, reason: str = "FieldValueInvalid") -> dict:
+    # metav1.StatusCause's order: reason, message, field
     return {"reason": reason, "message": message, "field": field}
 
 

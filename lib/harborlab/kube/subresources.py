@@ -12,6 +12,7 @@ from aiohttp import web
 from . import patch as patches, validation
 from .resources import Resource
 from .selectors import from_label_selector, from_map
+from .status import encode
 from .status import ApiError, bad_request, conflict, method_not_allowed, unavailable, cause, invalid
 
 if TYPE_CHECKING:
@@ -19,7 +20,7 @@ if TYPE_CHECKING:
 
 
 def _json(obj: object, status: int = 200) -> web.Response:
-    return web.Response(body=json.dumps(obj).encode(), status=status, content_type="application/json")
+    return web.Response(body=encode(obj), status=status, content_type="application/json")
 
 
 async def handle(server: "ApiServer", request: web.Request, route: "Route") -> web.StreamResponse:
@@ -49,10 +50,38 @@ async def handle(server: "ApiServer", request: web.Request, route: "Route") -> w
     dry_run = request.query.get("dryRun") == "All"
     if sub == "binding" and method == "POST":
         return _json(bind(cluster, ns, name, await server.body(request), dry_run), 201)
+    if sub == "token" and method == "POST":
+        return _json(token_request(cluster, ns, name, await server.body(request), dry_run), 201)
     if sub == "eviction" and method == "POST":
-        cluster.delete(res, ns, name, dry_run=dry_run)
+        eviction = await server.body(request)
+        options = (eviction.get("deleteOptions") or {}) if isinstance(eviction, dict) else {}
+        grace = options.get("gracePeriodSeconds") if isinstance(options, dict) else None
+        cluster.delete(res, ns, name, dry_run=dry_run, grace_period=grace if isinstance(grace, int) else None)
         return _json({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}, 201)
     raise method_not_allowed(method, res)
+
+
+# --- service account tokens ----------------------------------------------------------------------
+
+def token_request(cluster, ns: str, name: str, body: object, dry_run: bool) -> dict:
+    """TokenRequest: a token for the service account, as the apiserver mints them."""
+    from . import tokens
+    from .resources import by_key
+    account = cluster.get(by_key("/serviceaccounts"), ns, name)
+    spec = (body.get("spec") if isinstance(body, dict) else None) or {}
+    expiration = spec.get("expirationSeconds", 3600)
+    if not isinstance(expiration, int) or expiration < 600:
+        raise invalid(by_key("/serviceaccounts"), name, [cause("spec.expirationSeconds",
+                      f"Invalid value: {expiration}: may not specify a duration less than 10 minutes")])
+    audiences = spec.get("audiences") or None
+    issuer = tokens.current()
+    token, expiry = issuer.issue(ns, name, account["metadata"]["uid"], audiences, expiration)
+    from .store import rfc3339
+    return {"kind": "TokenRequest", "apiVersion": "authentication.k8s.io/v1",
+            "metadata": {"name": name, "namespace": ns, "creationTimestamp": None},
+            "spec": {"audiences": audiences or [tokens.ISSUER], "expirationSeconds": expiration,
+                     "boundObjectRef": spec.get("boundObjectRef")},
+            "status": {"token": token, "expirationTimestamp": rfc3339(expiry)}}
 
 
 # --- scale ---------------------------------------------------------------------------------------
@@ -196,15 +225,22 @@ def _first_port(pod: dict) -> str | None:
 
 # --- access review -------------------------------------------------------------------------------
 
-def access_review(cluster, res: Resource, body: object) -> dict:
+def review(server, res: Resource, body: object, user) -> dict:
+    """SelfSubjectAccessReview, SelfSubjectRulesReview, TokenReview: answered, never stored."""
+    from . import rbac
     if not isinstance(body, dict):
         raise bad_request("the body of the request must be a JSON or YAML object")
-    review = copy.deepcopy(body)
-    review.setdefault("apiVersion", res.group_version)
-    review.setdefault("kind", res.kind)
-    review.setdefault("metadata", {})
-    validation.check({**review, "metadata": {**review["metadata"], "name": "review"}}, res,
-                     cluster.profile.version)
-    review["status"] = {"allowed": True, "reason": "harborlab: the lab allows every request"}
-    review["metadata"]["creationTimestamp"] = None
-    return review
+    answer = copy.deepcopy(body)
+    answer.pop("status", None)        # the server's to fill (kubectl sends status with null lists)
+    answer.setdefault("apiVersion", res.group_version)
+    answer.setdefault("kind", res.kind)
+    answer.setdefault("metadata", {})
+    answer.setdefault("spec", {})
+    validation.check({**answer, "metadata": {**answer["metadata"], "name": "review"}}, res,
+                     server.cluster.profile.version)
+    answer["metadata"]["creationTimestamp"] = None
+    if res.kind == "SelfSubjectAccessReview":
+        return rbac.access_review(server.cluster, user, answer)
+    if res.kind == "SelfSubjectRulesReview":
+        return rbac.rules_review(server.cluster, user, answer)
+    return rbac.token_review(server, answer)

@@ -4,20 +4,18 @@ sends them, with the initial state, ``resourceVersion`` resumption, 410 Gone and
 from __future__ import annotations
 
 import asyncio
-import json
-
 from aiohttp import web
 
 from .resources import Resource
 from .selectors import parse_fields, parse_labels
-from .status import ApiError
+from .status import ApiError, encode
 from .store import Store, Watcher
 
 DEFAULT_TIMEOUT = 1800.0   # the real server's --min-request-timeout
 
 
 def _line(event_type: str, obj: dict) -> bytes:
-    return json.dumps({"type": event_type, "object": obj}, separators=(",", ":")).encode() + b"\n"
+    return encode({"type": event_type, "object": obj})
 
 
 def initial_events(store: Store, watcher: Watcher, rv: str | None) -> list[tuple[str, dict]]:

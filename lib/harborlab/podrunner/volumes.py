@@ -172,8 +172,17 @@ def plan_volumes(pod: dict, get: Getter, backing: Backing) -> VolumePlan:
                         _downward_files(pod, (source["downwardAPI"] or {}).get("items"), mode, name, files,
                                         plan.problems)
                     if "serviceAccountToken" in source:
-                        plan.problems.append(f'MountVolume.SetUp failed for volume "{name}" : '
-                                             "serviceAccountToken projections are not supported by the lab")
+                        # The kubelet asks the API server for a token bound to the pod (TokenRequest).
+                        from harborlab.kube.tokens import pod_token
+                        ask = source["serviceAccountToken"] or {}
+                        token = pod_token(pod, ask.get("audience"), ask.get("expirationSeconds"))
+                        path = _safe_relative(ask.get("path", ""))
+                        if token is None or path is None:
+                            plan.problems.append(f'MountVolume.SetUp failed for volume "{name}" : failed to fetch '
+                                                 f'token: serviceaccounts "{pod["spec"].get("serviceAccountName")}" '
+                                                 "not found")
+                        else:
+                            files[path] = (token.encode(), mode)
             plan.files[name] = files
         elif "emptyDir" in vol:
             plan.create[name] = backing.emptydir_root / name

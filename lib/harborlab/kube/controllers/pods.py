@@ -88,7 +88,9 @@ def mount_problems(pod: dict, get: Callable[[object, str, str], dict | None], ve
 
 
 def missing_images(pod: dict) -> list[str]:
-    return [c["image"] for c in pod["spec"].get("containers", []) if images.lookup(c.get("image", "")) is None]
+    from ..system import preloaded   # a kubeadm node's own control-plane images need no pull
+    return [c["image"] for c in pod["spec"].get("containers", [])
+            if images.lookup(c.get("image", "")) is None and not preloaded(c.get("image", ""))]
 
 
 def pull_failure(image: str, runtime: str) -> str:
@@ -199,8 +201,13 @@ class PodLifecycle:
                 agent.stop_pod(gone.pod)
         wakes = []
         for uid, pod in live.items():
+            if pod["metadata"].get("deletionTimestamp"):
+                self._terminate(pod, self.progress.pop(uid, None))
+                continue
             if not pod["spec"].get("nodeName") or (pod.get("status") or {}).get("phase") not in ("Pending", "Running"):
                 continue
+            if "kubernetes.io/config.mirror" in (pod["metadata"].get("annotations") or {}):
+                continue      # a static pod's mirror: the kubelet runs it from a file (system.py reports it)
             prog = self.progress.setdefault(uid, Progress())
             prog.pod = pod
             wake = self._step(pod, prog, now)
@@ -263,6 +270,9 @@ class PodLifecycle:
                 return prog.ready_at
             prog.stage = "running"
             ip = self._ip(node_name)
+            if pod["spec"].get("hostNetwork"):   # the node's own address
+                ip = next((a["address"] for a in ((node or {}).get("status") or {}).get("addresses") or []
+                           if a["type"] == "InternalIP"), ip)
             self._write(pod, running_status(pod, node, ip, True, cluster.now(), runtime))
         return None
 
@@ -275,6 +285,34 @@ class PodLifecycle:
         owned = bool(agent and agent.start_pod(pod, self.cluster))
         prog.stage = "owned" if owned else "starting"
         prog.ready_at = now + self.cluster.pod_ready_delay
+
+    def _terminate(self, pod: dict, prog: "Progress | None") -> None:
+        """The kubelet's side of a graceful deletion: stop the containers, report them terminated
+        and the pod not Ready (a MODIFIED event), then remove the pod (the final DELETED)."""
+        node_name = pod["spec"].get("nodeName")
+        agent = self.cluster.agent_for(node_name)
+        if agent is not None and prog is not None and prog.stage in ("starting", "owned", "running"):
+            agent.stop_pod(pod)
+        if prog is None or prog.stage != "owned":     # an owning agent reports its own Killing
+            for c in pod["spec"].get("containers", []):
+                self.cluster.recorder.record(pod, "Normal", "Killing", f"Stopping container {c['name']}",
+                                             "kubelet", node_name)
+        status = running_status(pod, None, (pod.get("status") or {}).get("podIP", ""), False, self.cluster.now(),
+                                self.cluster.profile.container_runtime)
+        status["phase"] = (pod.get("status") or {}).get("phase", "Running")
+        status["hostIP"] = (pod.get("status") or {}).get("hostIP", "")
+        previous = {c["name"]: c for c in (pod.get("status") or {}).get("containerStatuses") or []}
+        for entry in status["containerStatuses"]:
+            started = ((previous.get(entry["name"]) or {}).get("state") or {}).get("running", {}).get("startedAt")
+            entry.update(ready=False, started=False, state={"terminated": {
+                "exitCode": 0, "reason": "Completed", "startedAt": started or self.cluster.now(),
+                "finishedAt": self.cluster.now(),
+                **({"containerID": entry["containerID"]} if entry.get("containerID") else {})}})
+        if not status.get("podIP"):
+            for key in ("podIP", "podIPs"):
+                status.pop(key, None)
+        self._write(pod, status)
+        self.cluster.remove(PODS, pod)
 
     def _ip(self, node_name: str) -> str:
         n = self.next_ip.get(node_name, 1) + 1

@@ -4,6 +4,10 @@ plugins they need."""
 from __future__ import annotations
 
 from ..cluster import Cluster
+from .crds import CRDController
+from .daemonsets import DaemonSetController
+from .jobs import JobController
+from .statefulsets import StatefulSetController
 from .deployments import DeploymentController
 from .gc import GarbageCollector
 from .nodes import NodeController
@@ -15,7 +19,12 @@ from .workloads import RCS, REPLICASETS, ReplicaController
 
 
 def build_controllers(cluster: Cluster) -> list:
+    from ..nodes import DEFAULT_NODES
+    from ..system import KubeSystem, NamespaceBasics, admit_pod
     cluster.admission.setdefault("Service", []).append(admit_service)
-    return [NodeController(cluster), DeploymentController(cluster), ReplicaController(cluster, REPLICASETS),
+    cluster.admission.setdefault("Pod", []).append(admit_pod)
+    return [NodeController(cluster), CRDController(cluster), NamespaceBasics(cluster), KubeSystem(cluster, DEFAULT_NODES),
+            DeploymentController(cluster), DaemonSetController(cluster), StatefulSetController(cluster),
+            JobController(cluster), ReplicaController(cluster, REPLICASETS),
             ReplicaController(cluster, RCS), GarbageCollector(cluster), VolumeBinder(cluster),
             Scheduler(cluster), PodLifecycle(cluster), EndpointsController(cluster)]
