@@ -116,7 +116,7 @@ print(nodepressure.diffs(remedy.value))
 # A lower threshold moves the line, not the data: the plan above says how long that lasts.
 
 # %%
-nodepressure.plot_verdict(verdict.value, f"{np.node}: the plan against today's use",
+nodepressure.plot_verdict(verdict.value, f"{pressure.node}: the plan against today's use",
                           planned=remedy.value.intended if remedy.value else None)
 
 # %% [markdown]

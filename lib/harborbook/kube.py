@@ -11,6 +11,7 @@ from __future__ import annotations
 import builtins
 import contextlib
 import json
+import ssl
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -206,6 +207,19 @@ class Kube:
             if setting.get("in") == "header" and setting.get("value"):
                 return {setting["key"]: setting["value"]}
         return {}
+
+    def ssl_context(self) -> ssl.SSLContext | None:
+        """TLS as this connection does it (the kubeconfig's CA, client certificate, verification),
+        for raw HTTPS through the API server; None for a plain-HTTP server."""
+        configuration = self.api.configuration
+        if not configuration.host.startswith("https:"):
+            return None
+        context = ssl.create_default_context(cafile=configuration.ssl_ca_cert or None)
+        if not configuration.verify_ssl:
+            context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
+        if configuration.cert_file:
+            context.load_cert_chain(configuration.cert_file, configuration.key_file or None)
+        return context
 
     @contextlib.contextmanager
     def port_forward(self, namespace: str, pod: str, port: int) -> Iterator[int]:

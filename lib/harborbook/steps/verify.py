@@ -212,8 +212,9 @@ def replicas(kube: Kube, namespace: str, probe: Probe, harbor: Harbor) -> StepRe
 
         def check(name: str = name) -> Check:
             url = f"{api.host}/api/v1/namespaces/{namespace}/pods/{name}:5000/proxy"
-            head = RegistryClient(url, extra_headers=headers).head_manifest(probe.repository, probe.tag,
-                                                                           authenticate=False)
+            # The API server's own TLS (a private CA on most clusters), as the kubeconfig says.
+            head = RegistryClient(url, extra_headers=headers, context=kube.ssl_context()).head_manifest(
+                probe.repository, probe.tag, authenticate=False)
             if head.challenge is None or head.challenge.service != REGISTRY_SERVICE:
                 return failed(area, f"replica {name}",
                               f"answers {head.status} without asking for a token: it runs the image's example config",
