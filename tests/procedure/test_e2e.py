@@ -51,8 +51,13 @@ def test_the_whole_procedure_twice(profile, tmp_path):
         changed = [s for s in steps(run_dir_of(second.stdout)) if s[2] == "changed"]
         assert changed == [], changed
 
-        for _ in range(2):  # staged again after the fix, as a second `make demo` does
-            stage_and_fix_the_incident(lab, tmp_path)
+        if profile == "article":
+            # The reference incident needs the article's node: its images on a separate disk, so
+            # the kubelet has nothing to reclaim at node level. On a modern node (images on the root
+            # filesystem) the lab's kubelet, like the real one, deletes the unused layers first and
+            # the pressure clears by itself.
+            for _ in range(2):  # staged again after the fix, as a second `make demo` does
+                stage_and_fix_the_incident(lab, tmp_path)
 
         secrets = lab_secrets(lab.state)
         assert len(secrets) >= 7
