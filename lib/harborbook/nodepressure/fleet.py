@@ -6,6 +6,7 @@ apply is refused for the fleet.
 
 from __future__ import annotations
 
+import asyncio
 from concurrent.futures import ThreadPoolExecutor
 
 import pandas as pd
@@ -15,20 +16,36 @@ from ..errors import HarborbookError
 from ..eviction import evaluate, observations_from_summary
 from ..eviction.verdict import human
 from ..runbook import Status, StepResult
+from .fleetfetch import Answer, FleetClient
+
+DEFAULT_CEILING = 200  # requests in flight at most: half the apiserver's --max-requests-inflight
 
 
 def scan_node(kube, node: dict) -> dict:
-    """One node's verdict from its kubelet's own answers (no node shell)."""
-    name = node["metadata"]["name"]
-    version = ((node.get("status") or {}).get("nodeInfo") or {}).get("kubeletVersion", "v1.30.0")
-    row = {"node": name, "kubelet": version, "verdict": "needs node access", "met": "", "closest": "",
-           "margin": None, "margin bytes": None}
+    """One node's verdict from its kubelet's own answers (no node shell), one call at a time."""
+    name, version = _identity(node)
     try:
         status_c, configz = kube.node_proxy_json(name, "configz")
         status_s, summary = kube.node_proxy_json(name, "stats/summary")
     except HarborbookError as exc:
-        row["verdict"] = f"error: {exc.message[:80]}"
-        return row
+        return _row(name, version, f"error: {exc.message[:80]}")
+    return judge(name, version, status_c, configz, status_s, summary)
+
+
+def _identity(node: dict) -> tuple[str, str]:
+    name = node["metadata"]["name"]
+    version = ((node.get("status") or {}).get("nodeInfo") or {}).get("kubeletVersion", "v1.30.0")
+    return name, version
+
+
+def _row(name: str, version: str, verdict: str = "needs node access") -> dict:
+    return {"node": name, "kubelet": version, "verdict": verdict, "met": "", "closest": "",
+            "margin": None, "margin bytes": None}
+
+
+def judge(name: str, version: str, status_c: int, configz, status_s: int, summary) -> dict:
+    """The verdict row from the kubelet's configz and stats/summary answers (pure)."""
+    row = _row(name, version)
     if not configz or not summary:
         row["verdict"] = f"needs node access (configz {status_c}, stats/summary {status_s})"
         return row
@@ -48,6 +65,33 @@ def scan_node(kube, node: dict) -> dict:
     return row
 
 
+def _from_answers(node: dict, configz: Answer, summary: Answer) -> dict:
+    """A row from two node proxy answers, read as ``Kube.node_proxy_json`` reads them: 403, 404
+    and 5xx mean the kubelet's endpoints are not reachable (needs node access); anything else
+    that is not a 200 is an error for this node."""
+    name, version = _identity(node)
+    for answer, path in ((configz, "configz"), (summary, "stats/summary")):
+        if answer.error:
+            return _row(name, version, f"error: GET proxy/{path}: {answer.error}"[:87])
+        if answer.status != 200 and answer.status not in (403, 404) and answer.status < 500:
+            return _row(name, version, f"error: GET proxy/{path}: HTTP {answer.status}")
+    return judge(name, version, configz.status, configz.body, summary.status, summary.body)
+
+
+async def _scan(kube, ceiling: int) -> tuple[list[dict], dict]:
+    async with FleetClient(kube, ceiling) as client:
+        nodes = await client.list_nodes()
+
+        async def one(node: dict) -> dict:
+            configz, summary = await client.node(_identity(node)[0])
+            return _from_answers(node, configz, summary)
+
+        rows = await asyncio.gather(*(one(n) for n in nodes))
+        window = client.window
+        return list(rows), {"requests throttled (429)": window.throttled,
+                            "lowest window": window.lowest, "ceiling": window.ceiling}
+
+
 def fleet_view(kube, settings) -> StepResult:
     """Every node's verdict (node: all), sorted by the smallest relative margin first."""
     if settings.node != "all":
@@ -55,11 +99,12 @@ def fleet_view(kube, settings) -> StepResult:
     return scan_fleet(kube, settings.concurrency)
 
 
-def scan_fleet(kube, concurrency: int = 32) -> StepResult:
-    """Steps 1-4 for every node through configz and stats/summary, with bounded concurrency."""
-    nodes = kube.list("v1", "Node")
-    with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
-        rows = list(pool.map(lambda n: scan_node(kube, n), nodes))
+def scan_fleet(kube, concurrency: int = DEFAULT_CEILING) -> StepResult:
+    """Steps 1-4 for every node through configz and stats/summary: at most ``concurrency``
+    requests in flight, fewer while the API server answers 429 (see ``fleetfetch``)."""
+    # Its own thread and event loop: a notebook's kernel already runs a loop in this one.
+    with ThreadPoolExecutor(1, thread_name_prefix="fleet-scan") as pool:
+        rows, throttle = pool.submit(asyncio.run, _scan(kube, concurrency)).result()
     table = pd.DataFrame(rows)
     if "margin %" not in table:
         table["margin %"] = None
@@ -69,7 +114,8 @@ def scan_fleet(kube, concurrency: int = 32) -> StepResult:
     summary = f"{len(rows)} nodes: {len(pressured)} under pressure, {len(blind)} need node access"
     return StepResult("fleet", Status.WARNING if pressured or blind else Status.OK, summary,
                       table=table[["node", "kubelet", "verdict", "met", "closest", "margin", "margin %"]],
-                      data={"pressured": sorted(pressured), "needs_access": sorted(blind)}, value=table)
+                      data={"pressured": sorted(pressured), "needs_access": sorted(blind), "throttle": throttle},
+                      value=table)
 
 
 def plot_fleet(table: pd.DataFrame, top: int = 40):
