@@ -59,6 +59,7 @@ class MigrationResult:
     artifact: Path | None = None
     timings: dict[str, float] = field(default_factory=dict)
     rows_loaded: int = 0
+    retries: int = 0  # statements retried after a certification failure or lock wait timeout
 
     def table(self) -> list[dict[str, Any]]:
         return [c.row() for c in self.checks]
@@ -174,6 +175,7 @@ def migrate(source: DumpFile | SourceServer, conn: pymysql.Connection, *, endpoi
                           progress=progress, connections=connections)
         result.warnings = list(transform.summary.warnings)
         result.rows_loaded = sum(loaded.rows.values())
+        result.retries = loaded.retries
         result.timings["import"] = time.monotonic() - clock
 
         clock = time.monotonic()

@@ -7,18 +7,21 @@ apply is refused for the fleet.
 from __future__ import annotations
 
 import asyncio
-from concurrent.futures import ThreadPoolExecutor
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 
 import pandas as pd
 
-from .. import kubeletconfig
 from ..errors import HarborbookError
-from ..eviction import evaluate, observations_from_summary
-from ..eviction.verdict import human
 from ..runbook import Status, StepResult
 from .fleetfetch import Answer, FleetClient
+from .fleetjudge import Raw, judge, judge_batch
+from .fleetjudge import row as _row
 
 DEFAULT_CEILING = 200  # requests in flight at most: half the apiserver's --max-requests-inflight
+PROCESS_FROM = 500  # nodes from which a worker process judges (starting it costs ~0.2 s)
+BATCH = 100  # nodes per batch sent to the worker process
 
 
 def scan_node(kube, node: dict) -> dict:
@@ -38,58 +41,83 @@ def _identity(node: dict) -> tuple[str, str]:
     return name, version
 
 
-def _row(name: str, version: str, verdict: str = "needs node access") -> dict:
-    return {"node": name, "kubelet": version, "verdict": verdict, "met": "", "closest": "",
-            "margin": None, "margin bytes": None}
-
-
-def judge(name: str, version: str, status_c: int, configz, status_s: int, summary) -> dict:
-    """The verdict row from the kubelet's configz and stats/summary answers (pure)."""
-    row = _row(name, version)
-    if not configz or not summary:
-        row["verdict"] = f"needs node access (configz {status_c}, stats/summary {status_s})"
-        return row
-    settings = kubeletconfig.eviction_from_configz(configz, version)
-    image = ((summary.get("node") or {}).get("runtime") or {}).get("imageFs") or {}
-    fs = (summary.get("node") or {}).get("fs") or {}
-    separate = bool(image) and (image.get("capacityBytes"), image.get("availableBytes")) != (
-        fs.get("capacityBytes"), fs.get("availableBytes"))
-    verdict = evaluate(observations_from_summary(summary), settings.hard, imagefs_separate=separate, version=version)
-    evaluated = [r for r in verdict.rows if r.margin_bytes is not None]
-    closest = min(evaluated, key=lambda r: r.margin_bytes / max(r.capacity or 1, 1)) if evaluated else None
-    row.update(verdict="PRESSURE" if verdict.met else "ok", met=", ".join(verdict.met),
-               closest=closest.signal if closest else "",
-               margin=human(closest.margin_bytes, closest.signal) if closest else "",
-               **{"margin bytes": closest.margin_bytes if closest else None,
-                  "margin %": round(100 * closest.margin_bytes / closest.capacity, 2) if closest and closest.capacity else None})
-    return row
-
-
-def _from_answers(node: dict, configz: Answer, summary: Answer) -> dict:
-    """A row from two node proxy answers, read as ``Kube.node_proxy_json`` reads them: 403, 404
-    and 5xx mean the kubelet's endpoints are not reachable (needs node access); anything else
-    that is not a 200 is an error for this node."""
+def _from_answers(node: dict, configz: Answer, summary: Answer) -> dict | Raw:
+    """A row, or the raw answers to judge, read as ``Kube.node_proxy_json`` reads them: 403,
+    404 and 5xx mean the kubelet's endpoints are not reachable (needs node access); anything
+    else that is not a 200 is an error for this node."""
     name, version = _identity(node)
     for answer, path in ((configz, "configz"), (summary, "stats/summary")):
         if answer.error:
             return _row(name, version, f"error: GET proxy/{path}: {answer.error}"[:87])
         if answer.status != 200 and answer.status not in (403, 404) and answer.status < 500:
             return _row(name, version, f"error: GET proxy/{path}: HTTP {answer.status}")
-    return judge(name, version, configz.status, configz.body, summary.status, summary.body)
+    return (name, version, configz.status, configz.body or b"", summary.status, summary.body or b"")
+
+
+class _Judges:
+    """Judging off the event loop: batches of raw answers to a worker process (its own core),
+    for a fleet large enough to pay for starting it; in the loop otherwise or if it fails."""
+
+    def __init__(self, nodes: int):
+        self.pool: ProcessPoolExecutor | None = None
+        if nodes >= PROCESS_FROM:
+            try:
+                self.pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
+            except (OSError, ValueError):
+                self.pool = None
+        self.batch: list[Raw] = []
+        self.futures: list[tuple[list[Raw], "asyncio.Future[list[dict]]"]] = []
+
+    def add(self, raw: Raw) -> None:
+        self.batch.append(raw)
+        if len(self.batch) >= BATCH:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.batch and self.pool is not None:
+            loop = asyncio.get_running_loop()
+            self.futures.append((self.batch, loop.run_in_executor(self.pool, judge_batch, self.batch)))
+            self.batch = []
+
+    async def rows(self) -> dict[str, dict]:
+        self.flush()
+        out: dict[str, dict] = {}
+        for batch, future in self.futures:
+            try:
+                rows = await future
+            except (BrokenProcessPool, OSError):  # the worker could not run: judge here
+                rows = judge_batch(batch)
+            out.update((r["node"], r) for r in rows)
+        out.update((r["node"], r) for r in judge_batch(self.batch))  # no pool: all judged here
+        return out
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(wait=False, cancel_futures=True)
 
 
 async def _scan(kube, ceiling: int) -> tuple[list[dict], dict]:
     async with FleetClient(kube, ceiling) as client:
         nodes = await client.list_nodes()
+        judges = _Judges(len(nodes))
+        try:
+            async def one(node: dict) -> dict | None:
+                configz, summary = await client.node(_identity(node)[0])
+                answer = _from_answers(node, configz, summary)
+                if isinstance(answer, dict):
+                    return answer
+                judges.add(answer)
+                return None
 
-        async def one(node: dict) -> dict:
-            configz, summary = await client.node(_identity(node)[0])
-            return _from_answers(node, configz, summary)
-
-        rows = await asyncio.gather(*(one(n) for n in nodes))
+            early = await asyncio.gather(*(one(n) for n in nodes))
+            judged = await judges.rows()
+        finally:
+            judges.close()
+        rows = [row if row is not None else judged[_identity(node)[0]]
+                for node, row in zip(nodes, early)]
         window = client.window
-        return list(rows), {"requests throttled (429)": window.throttled,
-                            "lowest window": window.lowest, "ceiling": window.ceiling}
+        return rows, {"requests throttled (429)": window.throttled,
+                      "lowest window": window.lowest, "ceiling": window.ceiling}
 
 
 def fleet_view(kube, settings) -> StepResult:

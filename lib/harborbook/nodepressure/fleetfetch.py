@@ -33,10 +33,10 @@ MAX_RETRY_AFTER = 30.0   # a server's Retry-After beyond this is capped (then re
 
 @dataclass
 class Answer:
-    """What one node proxy GET gave: (status, parsed JSON or None), or an error message."""
+    """What one GET gave: the status and a 200's body, or an error message (no answer)."""
 
     status: int
-    body: Any = None
+    body: bytes | None = None
     error: str = ""
 
 
@@ -174,12 +174,16 @@ class FleetClient:
 
     async def list_nodes(self) -> list[dict]:
         answer = await self.get("/api/v1/nodes")
-        if answer.status != 200 or not isinstance(answer.body, dict):
+        try:
+            body = json.loads(answer.body) if answer.status == 200 and answer.body else None
+        except ValueError:
+            body = None
+        if not isinstance(body, dict):
             raise TransportError(f"list nodes: the API server at {self.host} answered "
                                  f"{answer.status or answer.error}",
                                  hint="check cluster.kubeconfig and the RBAC to list nodes "
                                       "(run 00-preflight)", see="06-node-disk-pressure")
-        return answer.body.get("items") or []
+        return body.get("items") or []
 
     async def node(self, name: str) -> tuple[Answer, Answer]:
         """configz and stats/summary of one node, both at once."""
@@ -189,9 +193,5 @@ class FleetClient:
 
 
 def _answer(status: int, data: bytes) -> Answer:
-    if status != 200:
-        return Answer(status)
-    try:
-        return Answer(200, json.loads(data))
-    except (TypeError, ValueError):
-        return Answer(200, None)
+    """The raw body of a 200 (parsed where it is judged, maybe in another process)."""
+    return Answer(status, data if status == 200 else None)
