@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -24,7 +26,7 @@ def _read(data: bytes, fast: bool):
         return None, (exc.message, exc.line)
 
 
-@settings(max_examples=3000, deadline=None)
+@settings(max_examples=int(os.environ.get("HB_FAST_EXAMPLES", "3000")), deadline=None)
 @given(st.lists(st.sampled_from(PIECES), max_size=40))
 def test_shortcut_agrees_with_the_full_scanner(pieces):
     data = b"SELECT 1;\n" + b"".join(pieces) + b";\n"
