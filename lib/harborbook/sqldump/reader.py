@@ -72,9 +72,11 @@ def _bulk(delimiter: bytes, conditional: bool) -> re.Pattern[bytes]:
         rb"(?:[^" + cls + rb"]+"
         # Strings in "unrolled loop" form: no two ways to match the same bytes, so a string
         # cut by the window's edge fails in linear time (no catastrophic backtracking).
-        rb"|'[^'\\]*(?:(?:\\.|'')[^'\\]*)*'"
-        rb'|"[^"\\]*(?:(?:\\.|"")[^"\\]*)*"'
-        rb"|`[^`]*(?:``[^`]*)*`"
+        # A closing quote is one not followed by another: with the next byte beyond the window
+        # (or the stream's end) the string is left to the slow path, which sees further.
+        rb"|'[^'\\]*(?:(?:\\.|'')[^'\\]*)*'(?=[^'])"
+        rb'|"[^"\\]*(?:(?:\\.|"")[^"\\]*)*"(?=[^"])'
+        rb"|`[^`]*(?:``[^`]*)*`(?=[^`])"
         # A positive lookahead needs the next byte inside the scanned window, so a '-', '/'
         # or '*' right at the window's edge is left to the slow path, which sees further.
         rb"|-(?=[^-])|/(?=[^*])"
