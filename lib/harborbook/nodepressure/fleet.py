@@ -1,7 +1,9 @@
 """Step 8: the fleet view — steps 1-4 for every node, concurrently, through configz and stats/summary.
 
 Nodes that serve neither (old kubelets, no nodes/proxy rights) are listed as "needs node access";
-apply is refused for the fleet.
+apply is refused for the fleet. The requests go out on one event loop, at most
+``node_pressure.concurrency`` in flight and fewer while the API server answers 429 (``fleetfetch``);
+from PROCESS_FROM nodes on, a worker process judges the answers (``fleetjudge``) meanwhile.
 """
 
 from __future__ import annotations
