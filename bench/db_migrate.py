@@ -241,6 +241,14 @@ def ours(state: Path, name: str, artifact: bool, connections: int | None = None)
     return report
 
 
+def galera_conflicts(conn: pymysql.Connection) -> dict[str, int]:
+    """The target node's certification failures and brute-force aborts so far (wsrep status)."""
+    with conn.cursor() as cur:
+        cur.execute("SHOW GLOBAL STATUS WHERE Variable_name IN "
+                    "('wsrep_local_cert_failures', 'wsrep_local_bf_aborts')")
+        return {str(k): int(v) for k, v in cur.fetchall()}
+
+
 def worker(state: Path, name: str, artifact: bool, connections: int | None = None) -> int:
     """The runbook step's call, timed; prints one JSON line (no secret in it)."""
     from datetime import datetime, timezone
@@ -249,6 +257,7 @@ def worker(state: Path, name: str, artifact: bool, connections: int | None = Non
     src = db.SourceServer(source.endpoint, db.Login(source.user, source.login.reveal(),
                                                      field="database.source.password"))
     conn = db.connect(target.endpoint, target.login, read_timeout=3600)
+    galera_before = galera_conflicts(conn)
     with tempfile.TemporaryDirectory(prefix="hb-bench-") as tmp:
         started = time.perf_counter()
         result = db.migrate(src, conn, endpoint=str(target.endpoint), target=name,
@@ -256,12 +265,14 @@ def worker(state: Path, name: str, artifact: bool, connections: int | None = Non
                             artifact=Path(tmp) / "registry.sql.gz" if artifact else None,
                             **({"connections": connections} if connections else {}))
         seconds = time.perf_counter() - started
+    galera_after = galera_conflicts(conn)
     conn.close()
     if not all(c.ok for c in result.checks):
         raise SystemExit("the migration's own verification failed")
     cpu = resource.getrusage(resource.RUSAGE_SELF)
     print(json.dumps({"seconds": seconds, "timings": result.timings, "rows": result.rows_loaded,
                       "retries": result.retries,
+                      "galera": {k: galera_after[k] - galera_before[k] for k in galera_after},
                       "python_cpu_s": cpu.ru_utime + cpu.ru_stime}))
     return 0
 
