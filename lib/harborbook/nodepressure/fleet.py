@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing
-from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
 import pandas as pd
@@ -58,16 +58,25 @@ def _from_answers(node: dict, configz: Answer, summary: Answer) -> dict | Raw:
 
 class _Judges:
     """Judging off the event loop: batches of raw answers to a worker process (its own core),
-    for a fleet large enough to pay for starting it; in the loop otherwise or if it fails."""
+    for a fleet large enough to pay for it; in the loop until the worker is ready, when it
+    cannot start, and for small fleets.
+
+    The worker is forked: a spawned one would import the whole ``harborbook.nodepressure``
+    package (pandas included, ~2 s here) before judging anything, while the child of a fork
+    has everything already and only runs the pure ``judge_batch``.
+    """
 
     def __init__(self, nodes: int):
         self.pool: ProcessPoolExecutor | None = None
-        if nodes >= PROCESS_FROM:
+        self.ready: Future | None = None
+        if nodes >= PROCESS_FROM and "fork" in multiprocessing.get_all_start_methods():
             try:
-                self.pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
+                self.pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork"))
+                self.ready = self.pool.submit(judge_batch, [])
             except (OSError, ValueError):
                 self.pool = None
         self.batch: list[Raw] = []
+        self.here: list[dict] = []  # rows judged in the loop
         self.futures: list[tuple[list[Raw], "asyncio.Future[list[dict]]"]] = []
 
     def add(self, raw: Raw) -> None:
@@ -76,21 +85,24 @@ class _Judges:
             self.flush()
 
     def flush(self) -> None:
-        if self.batch and self.pool is not None:
+        if not self.batch:
+            return
+        if self.pool is not None and self.ready is not None and self.ready.done():
             loop = asyncio.get_running_loop()
             self.futures.append((self.batch, loop.run_in_executor(self.pool, judge_batch, self.batch)))
-            self.batch = []
+        else:
+            self.here += judge_batch(self.batch)
+        self.batch = []
 
     async def rows(self) -> dict[str, dict]:
         self.flush()
-        out: dict[str, dict] = {}
+        out: dict[str, dict] = {r["node"]: r for r in self.here}
         for batch, future in self.futures:
             try:
                 rows = await future
             except (BrokenProcessPool, OSError):  # the worker could not run: judge here
                 rows = judge_batch(batch)
             out.update((r["node"], r) for r in rows)
-        out.update((r["node"], r) for r in judge_batch(self.batch))  # no pool: all judged here
         return out
 
     def close(self) -> None:
