@@ -125,6 +125,7 @@ class FleetClient:
         self.host = config.host.rstrip("/")
         self.headers = {"Accept": "application/json", **kube.auth_headers()}
         self.ssl = _ssl_context(config)
+        self.proxy = getattr(config, "proxy", None) or None  # the kubeconfig's proxy-url
         self.window = Window(ceiling)
         self.timeout = timeout
         self.sleep = sleep
@@ -147,7 +148,7 @@ class FleetClient:
         while True:
             await self.window.acquire()
             try:
-                async with self.session.get(self.host + path) as response:
+                async with self.session.get(self.host + path, proxy=self.proxy) as response:
                     status = response.status
                     if status == 429:
                         delay = retry_after(response.headers.get("Retry-After"))
