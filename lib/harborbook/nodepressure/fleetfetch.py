@@ -1,8 +1,8 @@
 """Every node's configz and stats/summary through the API server's node proxy, many at once.
 
-One event loop and one HTTP connection pool (aiohttp) instead of a thread per request: at
-thousands of nodes the client's cost per request, not the kubelets' round trips, decides the
-time. The API server decides how much it takes: ``ceiling`` bounds the requests in flight, and a
+One event loop and a pool of keep-alive connections (``fleethttp``, or aiohttp through a proxy)
+instead of a thread per request: at thousands of nodes the client's CPU per request, not the
+kubelets' round trips, decides the time. The API server decides how much it takes: ``ceiling`` bounds the requests in flight, and a
 ``429 Too Many Requests`` (the apiserver's ``--max-requests-inflight``, or API priority and
 fairness) halves the window and is retried after its ``Retry-After``; the window then grows back
 by one request per window of successes (additive increase, multiplicative decrease). A node
@@ -25,6 +25,7 @@ from urllib.parse import quote
 import aiohttp
 
 from ..errors import TransportError
+from .fleethttp import HTTPError, LeanClient
 
 PATHS = ("configz", "stats/summary")
 THROTTLE_BUDGET = 300.0  # seconds of 429s one request may wait in total before the scan fails
@@ -130,38 +131,48 @@ class FleetClient:
         self.timeout = timeout
         self.sleep = sleep
         self.session: aiohttp.ClientSession | None = None
+        self.lean: LeanClient | None = None
 
     async def __aenter__(self) -> "FleetClient":
-        connector = aiohttp.TCPConnector(limit=self.window.ceiling, ssl=self.ssl)
-        self.session = aiohttp.ClientSession(connector=connector, headers=self.headers,
-                                             timeout=aiohttp.ClientTimeout(total=self.timeout))
+        if self.proxy:  # the lean client speaks to the API server directly only
+            connector = aiohttp.TCPConnector(limit=self.window.ceiling, ssl=self.ssl)
+            self.session = aiohttp.ClientSession(connector=connector, headers=self.headers,
+                                                 timeout=aiohttp.ClientTimeout(total=self.timeout))
+        else:
+            self.lean = LeanClient(self.host, self.headers, self.ssl, self.timeout)
         return self
 
     async def __aexit__(self, *exc) -> None:
+        if self.session is not None:
+            await self.session.close()
+        if self.lean is not None:
+            self.lean.close()
+
+    async def _fetch(self, path: str) -> tuple[int, str | None, bytes]:
+        """(status, Retry-After, body) of one GET."""
+        if self.lean is not None:
+            status, headers, body = await self.lean.get(path)
+            after = headers.get(b"retry-after")
+            return status, after.decode("latin-1") if after is not None else None, body
         assert self.session is not None
-        await self.session.close()
+        async with self.session.get(self.host + path, proxy=self.proxy) as response:
+            return response.status, response.headers.get("Retry-After"), await response.read()
 
     async def get(self, path: str) -> Answer:
         """One GET, retried after every 429 until THROTTLE_BUDGET seconds of waiting are spent."""
-        assert self.session is not None
         waited = 0.0
         while True:
             await self.window.acquire()
             try:
-                async with self.session.get(self.host + path, proxy=self.proxy) as response:
-                    status = response.status
-                    if status == 429:
-                        delay = retry_after(response.headers.get("Retry-After"))
-                        await response.read()
-                    else:
-                        data = await response.read()
-            except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
+                status, after, data = await self._fetch(path)
+            except (HTTPError, aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
                 return Answer(0, error=f"{type(exc).__name__}: {exc}"[:200])
             finally:
                 self.window.release()
             if status != 429:
                 self.window.succeeded()
                 return _answer(status, data)
+            delay = retry_after(after)
             self.window.too_many()
             if waited + delay > THROTTLE_BUDGET:
                 raise TransportError(
