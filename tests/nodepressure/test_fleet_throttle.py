@@ -184,3 +184,17 @@ def test_window_halves_on_429_and_grows_back():
             window.succeeded()
         assert window.limit == 8
     asyncio.run(run())
+
+
+def test_through_a_kubeconfig_proxy_the_scan_uses_aiohttp_and_still_retries(tmp_path, monkeypatch):
+    def no_lean(*args, **kwargs):
+        raise AssertionError("the lean client cannot go through a proxy")
+
+    monkeypatch.setattr(fleetfetch, "LeanClient", no_lean)
+    # The stand-in serves absolute-form requests too, so it can be its own proxy.
+    with ThrottlingServer(nodes=60, max_in_flight=5) as server:
+        kube = server.kube(tmp_path)
+        kube.api.configuration.proxy = f"http://127.0.0.1:{server.port}"
+        result = scan_fleet(kube, concurrency=40)
+    assert server.throttled > 0 and server.served == 120
+    assert len(result.value) == 60 and not result.value["verdict"].str.startswith("error").any()
