@@ -37,6 +37,10 @@ def argv(lab: "Lab") -> list[str]:
         args += ["--kube-version", str(lab.options["kube_version"])]
     if lab.options.get("pod_ready_delay") is not None:
         args += ["--pod-ready-delay", str(lab.options["pod_ready_delay"])]
+    for option, flag in (("max_requests_inflight", "--max-requests-inflight"),
+                         ("max_mutating_requests_inflight", "--max-mutating-requests-inflight")):
+        if lab.options.get(option) is not None:
+            args += [flag, str(lab.options[option])]
     # The lab nodes' kubelet simulators (which hand real pods to the pod runner) by default.
     factories = lab.options.get("kube_agent_factory") or (DEFAULT_AGENTS if _has_node_roots(lab) else [])
     for spec in [factories] if isinstance(factories, str) else factories:

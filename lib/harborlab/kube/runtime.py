@@ -15,6 +15,7 @@ from aiohttp import web
 
 from .cluster import Cluster
 from .controllers import Manager
+from .inflight import DEFAULT_MUTATING, DEFAULT_READONLY, InflightLimit
 from .controllers.registry import build_controllers
 from .nodes import DEFAULT_NODES, SyntheticAgent, TrivialAgent, synthetic_names
 from .profiles import profile as get_profile
@@ -37,6 +38,8 @@ class Options:
     pod_ready_delay: float = 0.5
     agent_factory: str | list[str] | None = None
     watch_history: int = 20000
+    max_requests_inflight: int = DEFAULT_READONLY
+    max_mutating_requests_inflight: int = DEFAULT_MUTATING
     extra: dict = field(default_factory=dict)
 
 
@@ -119,7 +122,8 @@ async def serve(opts: Options, stop: asyncio.Event) -> None:
     cluster, manager = build(opts)
     bearer = token(opts.state)
     # Short shutdown: open watches are ended below, nothing else takes long.
-    runner = web.AppRunner(ApiServer(cluster, bearer).app(), handler_cancellation=True, access_log=None,
+    runner = web.AppRunner(ApiServer(cluster, bearer, inflight=InflightLimit(
+        opts.max_requests_inflight, opts.max_mutating_requests_inflight)).app(), handler_cancellation=True, access_log=None,
                            shutdown_timeout=2.0)
     await runner.setup()
     site = web.TCPSite(runner, opts.host, opts.port, reuse_address=True)

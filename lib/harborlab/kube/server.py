@@ -19,6 +19,7 @@ from aiohttp import web
 
 from . import discovery, watch
 from .cluster import Cluster
+from .inflight import InflightLimit, too_many_requests
 from .profiles import version_info
 from .resources import Resource, lookup
 from .status import (REQUEST_LIMIT, ApiError, bad_request, method_not_allowed, page_not_found,
@@ -97,11 +98,19 @@ def _json(obj: object, status: int = 200) -> web.Response:
                         content_type="application/json")
 
 
+# Who the lab's admin token is: kubeadm's admin.conf user since 1.29, bound to cluster-admin
+# through its group rather than being in system:masters (so the in-flight limits apply to it).
+ADMIN_USER = "kubernetes-admin"
+ADMIN_GROUPS = ("kubeadm:cluster-admins", "system:authenticated")
+
+
 class ApiServer:
-    def __init__(self, cluster: Cluster, token: str, address: str = "127.0.0.1:0"):
+    def __init__(self, cluster: Cluster, token: str, address: str = "127.0.0.1:0",
+                 inflight: InflightLimit | None = None):
         self.cluster = cluster
         self.token = token
         self.address = address
+        self.inflight = inflight or InflightLimit()
 
     def app(self) -> web.Application:
         app = web.Application(client_max_size=REQUEST_LIMIT, middlewares=[self._errors])
@@ -128,19 +137,34 @@ class ApiServer:
                                                  "from succeeding")
             return _json(err.body(), 500)
 
-    def _authenticate(self, request: web.Request) -> None:
+    def _authenticate(self, request: web.Request) -> tuple[str, tuple[str, ...]]:
+        """(user, groups) of the request's bearer token; 401 for a missing or unknown token."""
         header = request.headers.get("Authorization", "")
         scheme, _, given = header.partition(" ")
         if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), self.token.encode()):
             raise unauthorized()
+        return ADMIN_USER, ADMIN_GROUPS
 
     async def dispatch(self, request: web.Request) -> web.StreamResponse:
         path = request.path.rstrip("/") or "/"
+        if path in PUBLIC_PATHS:
+            groups: tuple[str, ...] = ("system:unauthenticated",)
+        else:
+            _, groups = self._authenticate(request)
+        try:
+            bucket = self.inflight.admit(request.method, path, request.query, groups)
+        except InflightLimit.Refused:
+            return too_many_requests()
+        try:
+            return await self._dispatch(request, path)
+        finally:
+            self.inflight.release(bucket)
+
+    async def _dispatch(self, request: web.Request, path: str) -> web.StreamResponse:
         if path in ("/healthz", "/livez", "/readyz"):
             return web.Response(text="ok")
         if path == "/version":
             return _json(version_info(self.cluster.profile))
-        self._authenticate(request)
         route = parse_route(path)
         if route is None:
             raise page_not_found()
