@@ -221,10 +221,12 @@ def baseline(source: Server, target: Server, name: str) -> dict:
     return {"seconds": seconds, "rss_mb": sum(peaks.values()), "peaks": peaks}
 
 
-def ours(state: Path, name: str, artifact: bool) -> dict:
+def ours(state: Path, name: str, artifact: bool, connections: int | None = None) -> dict:
     """harborbook.db.migrate in a fresh worker process (so its peak RSS is this run's alone)."""
     argv = [sys.executable, str(Path(__file__).resolve()), "--worker", "--state", str(state),
             "--target", name] + ([] if artifact else ["--no-artifact"])
+    if connections:
+        argv += ["--connections", str(connections)]
     with PeakSampler() as sampler:
         proc = subprocess.Popen(argv, stdout=subprocess.PIPE, cwd=ROOT)
         sampler.watch(proc.pid)
@@ -239,7 +241,15 @@ def ours(state: Path, name: str, artifact: bool) -> dict:
     return report
 
 
-def worker(state: Path, name: str, artifact: bool) -> int:
+def galera_conflicts(conn: pymysql.Connection) -> dict[str, int]:
+    """The target node's certification failures and brute-force aborts so far (wsrep status)."""
+    with conn.cursor() as cur:
+        cur.execute("SHOW GLOBAL STATUS WHERE Variable_name IN "
+                    "('wsrep_local_cert_failures', 'wsrep_local_bf_aborts')")
+        return {str(k): int(v) for k, v in cur.fetchall()}
+
+
+def worker(state: Path, name: str, artifact: bool, connections: int | None = None) -> int:
     """The runbook step's call, timed; prints one JSON line (no secret in it)."""
     from datetime import datetime, timezone
 
@@ -247,22 +257,33 @@ def worker(state: Path, name: str, artifact: bool) -> int:
     src = db.SourceServer(source.endpoint, db.Login(source.user, source.login.reveal(),
                                                      field="database.source.password"))
     conn = db.connect(target.endpoint, target.login, read_timeout=3600)
+    galera_before = galera_conflicts(conn)
     with tempfile.TemporaryDirectory(prefix="hb-bench-") as tmp:
         started = time.perf_counter()
         result = db.migrate(src, conn, endpoint=str(target.endpoint), target=name,
                             now=datetime.now(timezone.utc),
-                            artifact=Path(tmp) / "registry.sql.gz" if artifact else None)
+                            artifact=Path(tmp) / "registry.sql.gz" if artifact else None,
+                            **({"connections": connections} if connections else {}))
         seconds = time.perf_counter() - started
+    galera_after = galera_conflicts(conn)
     conn.close()
     if not all(c.ok for c in result.checks):
         raise SystemExit("the migration's own verification failed")
     cpu = resource.getrusage(resource.RUSAGE_SELF)
     print(json.dumps({"seconds": seconds, "timings": result.timings, "rows": result.rows_loaded,
+                      "retries": result.retries,
+                      "galera": {k: galera_after[k] - galera_before[k] for k in galera_after},
                       "python_cpu_s": cpu.ru_utime + cpu.ru_stime}))
     return 0
 
 
 SIDES = ("ours", "ours-no-artifact", "baseline")
+
+
+def side_connections(side: str) -> tuple[str, int | None]:
+    """'ours@4' -> ('ours', 4): a side of ours with that many loader connections."""
+    name, _, count = side.partition("@")
+    return name, int(count) if count else None
 
 
 def measure(state: Path, rows: int, runs: int, sides: tuple[str, ...]) -> dict:
@@ -273,8 +294,9 @@ def measure(state: Path, rows: int, runs: int, sides: tuple[str, ...]) -> dict:
     for _ in range(runs):  # alternating: drift on this shared machine hits both sides alike
         for side in sides:
             drop_target(target, TARGET)
+            kind, connections = side_connections(side)
             run = (baseline(source, target, TARGET) if side == "baseline"
-                   else ours(state, TARGET, artifact=side == "ours"))
+                   else ours(state, TARGET, artifact=kind == "ours", connections=connections))
             copied = target_rows(target, TARGET)
             if copied != rows:
                 raise RuntimeError(f"{side}: {copied} access_log rows in the target, expected {rows}")
@@ -294,12 +316,15 @@ def summary(rows: int, results: dict[str, list[dict]]) -> list[dict]:
         t_ours = median([r["seconds"] for r in mine])
         phases = {k: median([r["timings"][k] for r in mine]) for k in mine[0]["timings"]}
         rss_ours = max(r["rss_mb"] for r in mine)
-        out.append({"access_log rows": f"{rows:,}", "side": side, "ours (median s)": f"{t_ours:.2f}",
+        connections = side_connections(side)[1] or db.DEFAULT_CONNECTIONS
+        out.append({"access_log rows": f"{rows:,}", "side": side.partition("@")[0],
+                    "ours (median s)": f"{t_ours:.2f}",
                     "baseline (median s)": f"{t_base:.2f}", "ratio": f"{t_ours / t_base:.2f}",
                     "ours import/verify/swap (s)": "/".join(f"{phases.get(k, 0):.2f}"
                                                             for k in ("import", "verify", "swap")),
                     "ours peak RSS (MB)": f"{rss_ours:.0f}",
                     "baseline peak RSS (MB)": f"{max(r['rss_mb'] for r in base):.0f}",
+                    "loader connections": connections,
                     "goal met": "yes" if t_ours <= t_base and rss_ours < RSS_GOAL_MB else "no"})
     return out
 
@@ -311,16 +336,19 @@ def main(argv=None) -> int:
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--sides", default="ours,baseline",
                     help=f"comma-separated, among {', '.join(SIDES)} (ours-no-artifact: without the "
-                         "gzip artifact the runbook keeps, to see its cost)")
+                         "gzip artifact the runbook keeps, to see its cost); ours@N: with N loader "
+                         "connections instead of the default")
+    ap.add_argument("--connections", type=int, default=None, help=argparse.SUPPRESS)
     ap.add_argument("--no-artifact", dest="artifact", action="store_false", help=argparse.SUPPRESS)
     ap.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--target", default=TARGET, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     state = args.state.resolve()
     if args.worker:
-        return worker(state, args.target, args.artifact)
+        return worker(state, args.target, args.artifact, args.connections)
     sides = tuple(s.strip() for s in args.sides.split(","))
-    if "baseline" not in sides or not set(sides) <= set(SIDES) or len(sides) < 2:
+    if ("baseline" not in sides or not {side_connections(s)[0] for s in sides} <= set(SIDES)
+            or len(sides) < 2):
         ap.error(f"--sides: the baseline and at least one of ours, among {', '.join(SIDES)}")
     lines = []
     for rows in [int(n.replace("_", "")) for n in args.rows.split(",")]:

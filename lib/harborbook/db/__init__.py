@@ -6,6 +6,7 @@ planned); every one supports ``dry_run``; no password reaches a message, log or 
 
 from .accounts import AccountResult, ensure_account, revoke_statements
 from .connection import Endpoint, Login, ServerInfo, connect, first_healthy, galera_health
+from .load import DEFAULT_CONNECTIONS
 from .migrate import (DumpFile, MigrationResult, SourceServer, VerificationError, migrate,
                       plan)
 from .names import (InvalidNameError, check_database, check_host, check_user, staging_name)
@@ -17,5 +18,5 @@ __all__ = [
     "connect", "first_healthy", "galera_health", "DumpFile", "MigrationResult", "SourceServer",
     "VerificationError", "migrate", "plan", "InvalidNameError", "check_database", "check_host",
     "check_user", "staging_name", "SwapPlan", "TargetNotEmptyError", "plan_swap",
-    "HARBOR_SEEDS", "TableCheck", "TableStats", "compare",
+    "HARBOR_SEEDS", "TableCheck", "TableStats", "compare", "DEFAULT_CONNECTIONS",
 ]

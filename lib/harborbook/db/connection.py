@@ -116,6 +116,22 @@ def connect(endpoint: Endpoint, login: Login, *, database: str | None = None,
         raise wrap(exc, endpoint, login) from None
 
 
+def clone(conn: pymysql.Connection, endpoint: Endpoint | str) -> pymysql.Connection:
+    """Another session of the same user on the same server as ``conn`` (the import's extra
+    loader connections): the settings are read back from ``conn``, so the secret is handed to
+    pymysql again and nowhere else."""
+    try:
+        return pymysql.connect(host=conn.host, port=conn.port, user=conn.user,
+                               password=conn.password, unix_socket=conn.unix_socket,
+                               charset=conn.charset, autocommit=True,
+                               connect_timeout=conn.connect_timeout,
+                               read_timeout=conn._read_timeout, write_timeout=conn._write_timeout,
+                               ssl=conn.ctx if getattr(conn, "_ssl_required", False) else None,
+                               local_infile=False)
+    except pymysql.err.MySQLError as exc:
+        raise wrap(exc, endpoint, doing="opening another loader connection") from None
+
+
 def query(conn: pymysql.Connection, sql: str, args: Any = None) -> list[tuple]:
     with conn.cursor() as cur:
         cur.execute(sql, args)

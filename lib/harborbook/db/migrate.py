@@ -22,7 +22,7 @@ from ..errors import HarborbookError
 from ..sqldump import DumpReader, DumpTransform
 from . import swap as swapping
 from .connection import Endpoint, Login, connect, query, wrap
-from .load import load, run_deferred, server_tables
+from .load import DEFAULT_CONNECTIONS, load, run_deferred, server_tables
 from .names import RESERVED, check_database, quote_ident, staging_name
 from .source import server_dump
 from .verify import HARBOR_SEEDS, TableCheck, TableStats, compare, identical, measure, missing_seeds
@@ -59,6 +59,7 @@ class MigrationResult:
     artifact: Path | None = None
     timings: dict[str, float] = field(default_factory=dict)
     rows_loaded: int = 0
+    retries: int = 0  # statements retried after a certification failure or lock wait timeout
 
     def table(self) -> list[dict[str, Any]]:
         return [c.row() for c in self.checks]
@@ -92,6 +93,24 @@ def _source_stats(source: DumpFile | SourceServer, rows: dict[str, int]
         raise wrap(exc, source.endpoint, source.login, "measuring the source") from None
     finally:
         conn.close()
+
+
+def _staged_stats(conn: pymysql.Connection, staging: str, loaded: dict[str, int]
+                  ) -> dict[str, TableStats]:
+    """The staged tables' CHECKSUM TABLE, and their rows as the server counted them inserting
+    (affected rows: no COUNT(*) scan; the checksum proves the content). A table the import did
+    not create itself is counted."""
+    tables = server_tables(conn, staging)
+    counted = [t for t in tables if t not in loaded]
+    stats = measure(conn, staging, counted) if counted else {}
+    rest = [t for t in tables if t in loaded]
+    if rest:
+        db = quote_ident(staging)
+        names = ", ".join(f"{db}.{quote_ident(t)}" for t in rest)
+        for name, value in query(conn, f"CHECKSUM TABLE {names}"):
+            table = str(name).split(".", 1)[1]
+            stats[table] = TableStats(loaded[table], None if value is None else int(value))
+    return stats
 
 
 def _ensure_target(conn: pymysql.Connection, target: str) -> list[str]:
@@ -130,8 +149,12 @@ def plan(source: DumpFile | SourceServer, conn: pymysql.Connection, *, target: s
 def migrate(source: DumpFile | SourceServer, conn: pymysql.Connection, *, endpoint: str,
             target: str, now: datetime, replace: bool = False, artifact: Path | None = None,
             dry_run: bool = False, seeds: tuple[tuple[str, str, str], ...] = HARBOR_SEEDS,
-            progress: Callable[[int], None] | None = None) -> MigrationResult:
-    """Move the source's tables into ``target`` on the server behind ``conn``."""
+            progress: Callable[[int], None] | None = None,
+            connections: int = DEFAULT_CONNECTIONS) -> MigrationResult:
+    """Move the source's tables into ``target`` on the server behind ``conn``.
+
+    ``connections`` loader sessions share the import's INSERTs (see ``load``).
+    """
     check_database(target, reserve=RESERVED)
     check_database(source.database)
     if dry_run:
@@ -139,28 +162,38 @@ def migrate(source: DumpFile | SourceServer, conn: pymysql.Connection, *, endpoi
     staging = staging_name(target)
     result = MigrationResult("changed", target, staging, artifact=artifact)
     clock = time.monotonic()
-    with _open_source(source) as reader:
-        transform = DumpTransform(reader, database=source.database, staging=staging,
-                                  target=target)
-        loaded = load(conn, transform, endpoint=endpoint, artifact=artifact, progress=progress)
-    result.warnings = list(transform.summary.warnings)
-    result.rows_loaded = sum(loaded.rows.values())
-    result.timings["import"] = time.monotonic() - clock
-
-    clock = time.monotonic()
+    # A source server is measured (COUNT(*), CHECKSUM TABLE) on its own connection while the
+    # import runs: it is another server's work, done while ours waits on the target.
+    pool = ThreadPoolExecutor(1, thread_name_prefix="measure-source")
     try:
-        # The source is measured on its own connection while the staging copy is measured
-        # here: two table scans at once instead of one after the other.
-        with ThreadPoolExecutor(1) as pool:
-            source_stats = pool.submit(_source_stats, source, loaded.rows)
-            staged = measure(conn, staging, server_tables(conn, staging))
-            result.checks = compare(source_stats.result(), staged)
-        missing = missing_seeds(conn, staging, seeds)
-        existing = server_tables(conn, target)
-        same = bool(existing) and identical(staged, measure(conn, target, existing))
-    except pymysql.err.MySQLError as exc:
-        raise wrap(exc, endpoint, doing="verifying the staged import") from None
-    result.timings["verify"] = time.monotonic() - clock
+        source_stats = (pool.submit(_source_stats, source, {})
+                        if isinstance(source, SourceServer) else None)
+        with _open_source(source) as reader:
+            transform = DumpTransform(reader, database=source.database, staging=staging,
+                                      target=target)
+            loaded = load(conn, transform, endpoint=endpoint, artifact=artifact,
+                          progress=progress, connections=connections)
+        result.warnings = list(transform.summary.warnings)
+        result.rows_loaded = sum(loaded.rows.values())
+        result.retries = loaded.retries
+        result.timings["import"] = time.monotonic() - clock
+
+        clock = time.monotonic()
+        try:
+            # A dump file's rows are known only as inserted: then the staged rows are counted,
+            # or the comparison would hold by construction.
+            staged = _staged_stats(conn, staging, loaded.rows if source_stats else {})
+            expected = (source_stats.result() if source_stats
+                        else _source_stats(source, loaded.rows))
+            result.checks = compare(expected, staged)
+            missing = missing_seeds(conn, staging, seeds)
+            existing = server_tables(conn, target)
+            same = bool(existing) and identical(staged, measure(conn, target, existing))
+        except pymysql.err.MySQLError as exc:
+            raise wrap(exc, endpoint, doing="verifying the staged import") from None
+        result.timings["verify"] = time.monotonic() - clock
+    finally:
+        pool.shutdown(wait=False)  # after a failure, the source's scan ends on its own
     bad = [c for c in result.checks if not c.ok]
     if bad or missing:
         problems = [f"{c.table}: {c.problem}" for c in bad] + [f"seed row {m} missing"

@@ -209,7 +209,7 @@ class NodePressure(Section):
     apply: bool = False
     headroom: Annotated[str, Field(pattern=r"^[0-9]+(\.[0-9]+)?(%|Ki|Mi|Gi|Ti|k|M|G|T)?$")] = "2%"
     wait_transition: bool = True
-    concurrency: Annotated[int, Field(ge=1, le=256)] = 32
+    concurrency: Annotated[int, Field(ge=1, le=1000)] = 200  # fleet view: requests in flight at most
 
     @model_validator(mode="after")
     def _apply_needs_one_node(self) -> "NodePressure":

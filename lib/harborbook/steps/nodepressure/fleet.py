@@ -1,57 +1,144 @@
 """Step 8: the fleet view — steps 1-4 for every node, concurrently, through configz and stats/summary.
 
 Nodes that serve neither (old kubelets, no nodes/proxy rights) are listed as "needs node access";
-apply is refused for the fleet.
+apply is refused for the fleet. The requests go out on one event loop, at most
+``node_pressure.concurrency`` in flight and fewer while the API server answers 429 (``fleetfetch``);
+from PROCESS_FROM nodes on, a worker process judges the answers (``fleetjudge``) meanwhile.
 """
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
+import asyncio
+import multiprocessing
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from ...kubelet import config as kubeletconfig
 from ...errors import HarborbookError
-from ...eviction import evaluate, observations_from_summary
-from ...eviction.verdict import human
 from ...kube import Kube
 from ...params.models import NodePressure
 from ...runbook import Status, StepResult
+from .fleetfetch import Answer, FleetClient
+from .fleetjudge import Raw, judge, judge_batch
+from .fleetjudge import row as _row
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
+DEFAULT_CEILING = 200  # requests in flight at most: half the apiserver's --max-requests-inflight
+PROCESS_FROM = 500  # nodes from which a worker process judges (starting it costs ~0.2 s)
+BATCH = 100  # nodes per batch sent to the worker process
 
-def scan_node(kube: Kube, node: dict[str, Any]) -> dict[str, Any]:
-    """One node's verdict from its kubelet's own answers (no node shell)."""
-    name = node["metadata"]["name"]
-    version = ((node.get("status") or {}).get("nodeInfo") or {}).get("kubeletVersion", "v1.30.0")
-    row = {"node": name, "kubelet": version, "verdict": "needs node access", "met": "", "closest": "",
-           "margin": None, "margin bytes": None}
+
+def scan_node(kube, node: dict) -> dict:
+    """One node's verdict from its kubelet's own answers (no node shell), one call at a time."""
+    name, version = _identity(node)
     try:
         status_c, configz = kube.node_proxy_json(name, "configz")
         status_s, summary = kube.node_proxy_json(name, "stats/summary")
     except HarborbookError as exc:
-        row["verdict"] = f"error: {exc.message[:80]}"
-        return row
-    if not configz or not summary:
-        row["verdict"] = f"needs node access (configz {status_c}, stats/summary {status_s})"
-        return row
-    settings = kubeletconfig.eviction_from_configz(configz, version)
-    image = ((summary.get("node") or {}).get("runtime") or {}).get("imageFs") or {}
-    fs = (summary.get("node") or {}).get("fs") or {}
-    separate = bool(image) and (image.get("capacityBytes"), image.get("availableBytes")) != (
-        fs.get("capacityBytes"), fs.get("availableBytes"))
-    verdict = evaluate(observations_from_summary(summary), settings.hard, imagefs_separate=separate, version=version)
-    evaluated = [(r.margin_bytes, r) for r in verdict.rows if r.margin_bytes is not None]
-    margin, closest = min(evaluated, key=lambda mr: mr[0] / max(mr[1].capacity or 1, 1)) if evaluated else (0, None)
-    row.update(verdict="PRESSURE" if verdict.met else "ok", met=", ".join(verdict.met),
-               closest=closest.signal if closest else "",
-               margin=human(margin, closest.signal) if closest else "",
-               **{"margin bytes": margin if closest else None,
-                  "margin %": round(100 * margin / closest.capacity, 2) if closest and closest.capacity else None})
-    return row
+        return _row(name, version, f"error: {exc.message[:80]}")
+    return judge(name, version, status_c, configz, status_s, summary)
+
+
+def _identity(node: dict) -> tuple[str, str]:
+    name = node["metadata"]["name"]
+    version = ((node.get("status") or {}).get("nodeInfo") or {}).get("kubeletVersion", "v1.30.0")
+    return name, version
+
+
+def _from_answers(node: dict, configz: Answer, summary: Answer) -> dict | Raw:
+    """A row, or the raw answers to judge, read as ``Kube.node_proxy_json`` reads them: 403,
+    404 and 5xx mean the kubelet's endpoints are not reachable (needs node access); anything
+    else that is not a 200 is an error for this node."""
+    name, version = _identity(node)
+    for answer, path in ((configz, "configz"), (summary, "stats/summary")):
+        if answer.error:
+            return _row(name, version, f"error: GET proxy/{path}: {answer.error}"[:87])
+        if answer.status != 200 and answer.status not in (403, 404) and answer.status < 500:
+            return _row(name, version, f"error: GET proxy/{path}: HTTP {answer.status}")
+    return (name, version, configz.status, configz.body or b"", summary.status, summary.body or b"")
+
+
+class _Judges:
+    """Judging off the event loop: batches of raw answers to a worker process (its own core),
+    for a fleet large enough to pay for it; in the loop until the worker is ready, when it
+    cannot start, and for small fleets.
+
+    The worker is forked: a spawned one would import the whole ``harborbook.steps.nodepressure``
+    package (pandas included, ~2 s here) before judging anything, while the child of a fork
+    has everything already and only runs the pure ``judge_batch``.
+    """
+
+    def __init__(self, nodes: int):
+        self.pool: ProcessPoolExecutor | None = None
+        self.ready: Future | None = None
+        if nodes >= PROCESS_FROM and "fork" in multiprocessing.get_all_start_methods():
+            try:
+                self.pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork"))
+                self.ready = self.pool.submit(judge_batch, [])
+            except (OSError, ValueError):
+                self.pool = None
+        self.batch: list[Raw] = []
+        self.here: list[dict] = []  # rows judged in the loop
+        self.futures: list[tuple[list[Raw], "asyncio.Future[list[dict]]"]] = []
+
+    def add(self, raw: Raw) -> None:
+        self.batch.append(raw)
+        if len(self.batch) >= BATCH:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self.batch:
+            return
+        if self.pool is not None and self.ready is not None and self.ready.done():
+            loop = asyncio.get_running_loop()
+            self.futures.append((self.batch, loop.run_in_executor(self.pool, judge_batch, self.batch)))
+        else:
+            self.here += judge_batch(self.batch)
+        self.batch = []
+
+    async def rows(self) -> dict[str, dict]:
+        self.flush()
+        out: dict[str, dict] = {r["node"]: r for r in self.here}
+        for batch, future in self.futures:
+            try:
+                rows = await future
+            except (BrokenProcessPool, OSError):  # the worker could not run: judge here
+                rows = judge_batch(batch)
+            out.update((r["node"], r) for r in rows)
+        return out
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(wait=False, cancel_futures=True)
+
+
+async def _scan(kube, ceiling: int) -> tuple[list[dict], dict]:
+    async with FleetClient(kube, ceiling) as client:
+        nodes = await client.list_nodes()
+        judges = _Judges(len(nodes))
+        try:
+            async def one(node: dict) -> dict | None:
+                configz, summary = await client.node(_identity(node)[0])
+                answer = _from_answers(node, configz, summary)
+                if isinstance(answer, dict):
+                    return answer
+                judges.add(answer)
+                return None
+
+            early = await asyncio.gather(*(one(n) for n in nodes))
+            judged = await judges.rows()
+        finally:
+            judges.close()
+        rows = [row if row is not None else judged[_identity(node)[0]]
+                for node, row in zip(nodes, early)]
+        window = client.window
+        return rows, {"requests throttled (429)": window.throttled,
+                      "lowest window": window.lowest, "ceiling": window.ceiling}
 
 
 def fleet_view(kube: Kube, settings: NodePressure) -> StepResult[pd.DataFrame]:
@@ -62,11 +149,12 @@ def fleet_view(kube: Kube, settings: NodePressure) -> StepResult[pd.DataFrame]:
     return scan_fleet(kube, settings.concurrency)
 
 
-def scan_fleet(kube: Kube, concurrency: int = 32) -> StepResult[pd.DataFrame]:
-    """Steps 1-4 for every node through configz and stats/summary, with bounded concurrency."""
-    nodes = kube.list("v1", "Node")
-    with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
-        rows = list(pool.map(lambda n: scan_node(kube, n), nodes))
+def scan_fleet(kube: Kube, concurrency: int = DEFAULT_CEILING) -> StepResult[pd.DataFrame]:
+    """Steps 1-4 for every node through configz and stats/summary: at most ``concurrency``
+    requests in flight, fewer while the API server answers 429 (see ``fleetfetch``)."""
+    # Its own thread and event loop: a notebook's kernel already runs a loop in this one.
+    with ThreadPoolExecutor(1, thread_name_prefix="fleet-scan") as pool:
+        rows, throttle = pool.submit(asyncio.run, _scan(kube, concurrency)).result()
     table = pd.DataFrame(rows)
     if "margin %" not in table:
         table["margin %"] = None
@@ -76,7 +164,8 @@ def scan_fleet(kube: Kube, concurrency: int = 32) -> StepResult[pd.DataFrame]:
     summary = f"{len(rows)} nodes: {len(pressured)} under pressure, {len(blind)} need node access"
     return StepResult("fleet", Status.WARNING if pressured or blind else Status.OK, summary,
                       table=table[["node", "kubelet", "verdict", "met", "closest", "margin", "margin %"]],
-                      data={"pressured": sorted(pressured), "needs_access": sorted(blind)}, value=table)
+                      data={"pressured": sorted(pressured), "needs_access": sorted(blind), "throttle": throttle},
+                      value=table)
 
 
 def plot_fleet(table: pd.DataFrame | None, top: int = 40) -> Figure | None:
