@@ -13,7 +13,7 @@ import pytest
 import yaml
 from kubernetes import client
 
-from harborbook import preflight
+from harborbook.steps import preflight
 from harborbook.kube import Kube
 from harborlab.kube import rbac as lab_rbac
 
