@@ -61,8 +61,28 @@ class DaemonSetController:
     name = "daemonsets"
     watches = frozenset({DAEMONSETS.key, PODS.key, NODES.key})
 
+    # The controller's failedPodsBackoff (daemon_controller.go: flowcontrol.NewBackOff(1s, 15m)):
+    # a daemon pod the kubelet refuses (a node in DiskPressure) is deleted and recreated at 1 s,
+    # 2 s, 4 s ... apart, never in a hot loop.
+    BACKOFF_INITIAL, BACKOFF_MAX = 1.0, 900.0
+
     def __init__(self, cluster: Cluster):
         self.cluster = cluster
+        self.backoff: dict[tuple[str, str], tuple[float, float]] = {}  # (ds uid, node) -> (updated, delay)
+
+    def _in_backoff(self, key: tuple[str, str], now: float) -> bool:
+        """flowcontrol.Backoff.IsInBackOffSinceUpdate."""
+        entry = self.backoff.get(key)
+        return entry is not None and now - entry[0] < entry[1]
+
+    def _next(self, key: tuple[str, str], now: float) -> None:
+        """flowcontrol.Backoff.Next: double the delay (up to the max); start over once expired."""
+        entry = self.backoff.get(key)
+        if entry is None or now - entry[0] > 2 * self.BACKOFF_MAX:
+            delay = self.BACKOFF_INITIAL
+        else:
+            delay = min(entry[1] * 2, self.BACKOFF_MAX)
+        self.backoff[key] = (now, delay)
 
     def _nodes(self) -> list[dict]:
         return [n for n in self.cluster.store.list(NODES.key)
@@ -72,11 +92,10 @@ class DaemonSetController:
         store = self.cluster.store
         nodes = self._nodes()
         all_pods = store.list(PODS.key)
-        for ds in store.list(DAEMONSETS.key):
-            self._sync_one(ds, nodes, all_pods)
-        return None
+        wakes = [self._sync_one(ds, nodes, all_pods, now) for ds in store.list(DAEMONSETS.key)]
+        return min((w for w in wakes if w is not None), default=None)
 
-    def _sync_one(self, ds: dict, nodes: list[dict], all_pods: list[dict]) -> None:
+    def _sync_one(self, ds: dict, nodes: list[dict], all_pods: list[dict], now: float) -> float | None:
         meta, spec = ds["metadata"], ds.get("spec") or {}
         template = spec.get("template") or {}
         pod_spec = daemon_pod_spec(template.get("spec") or {})
@@ -84,6 +103,25 @@ class DaemonSetController:
         generation = str(meta.get("generation", 1))
         pods = [p for p in all_pods if controlled_by(p, meta["uid"]) and p["metadata"]["namespace"] == meta["namespace"]]
         active = [p for p in pods if is_active(p)]
+        # podsShouldBeOnNode: a failed daemon pod still counts as the node's pod; it is deleted
+        # (and so replaced) only outside its backoff, with the controller's event.
+        waiting, wake = set(), None
+        for pod in pods:
+            if (pod.get("status") or {}).get("phase") != "Failed" or pod["metadata"].get("deletionTimestamp"):
+                continue
+            node_name = pod["spec"].get("nodeName") or ""
+            key = (meta["uid"], node_name)
+            if self._in_backoff(key, now):
+                waiting.add(node_name)
+                updated, delay = self.backoff[key]
+                wake = min(wake or updated + delay, updated + delay)
+                continue
+            self._next(key, now)
+            self.cluster.recorder.record(ds, "Warning", "FailedDaemonPod",
+                                         f"Found failed daemon pod {meta['namespace']}/{pod['metadata']['name']} on "
+                                         f"node {node_name}, will try to kill it", component="daemonset-controller")
+            self.cluster.delete(PODS, pod["metadata"]["namespace"], pod["metadata"]["name"])
+            waiting.add(node_name)  # replaced on the next pass, as the real controller does
         decided = {n["metadata"]["name"]: placement(pod_spec, n) for n in nodes}
         wanted = {name for name, (run, _) in decided.items() if run}
         keep = {name for name, (_, cont) in decided.items() if cont}
@@ -94,7 +132,7 @@ class DaemonSetController:
             doomed = placed if node_name not in keep else placed[1:]
             for pod in doomed:
                 self.cluster.delete(PODS, pod["metadata"]["namespace"], pod["metadata"]["name"])
-        for node_name in sorted(wanted - set(on_node)):
+        for node_name in sorted(wanted - set(on_node) - waiting):
             self._create(ds, template, pod_spec, node_name, revision, generation)
         rolling = (spec.get("updateStrategy") or {}).get("type", "RollingUpdate") == "RollingUpdate"
         current = [placed[0] for name, placed in on_node.items() if name in keep]
@@ -116,6 +154,7 @@ class DaemonSetController:
             latest = self.cluster.store.get(DAEMONSETS.key, meta["namespace"], meta["name"])
             if latest is not None:
                 self.cluster.put(DAEMONSETS, {**copy.deepcopy(latest), "status": status})
+        return wake if wake is not None else (now + self.BACKOFF_INITIAL if waiting else None)
 
     def _create(self, ds: dict, template: dict, pod_spec: dict, node_name: str, revision: str, generation: str) -> None:
         meta = copy.deepcopy(template.get("metadata") or {})
