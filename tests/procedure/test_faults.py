@@ -94,7 +94,15 @@ def test_sigint_mid_run_then_resume_completes(deployed):
     lab, out = deployed
     proc = subprocess.Popen([sys.executable, "-m", "harborbook.cli", "run", "00", "01", "02", "03", "--out", str(out)],
                             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    time.sleep(6)  # inside the first or second runbook
+    # Interrupt inside 01, whatever the machine's speed: wait for its "running" line (a fixed
+    # sleep let a fast machine finish all four first).
+    seen = []
+    for line in proc.stdout:
+        seen.append(line)
+        if "01-cephfs-storage" in line and "running" in line:
+            break
+    assert proc.poll() is None, "".join(seen)
+    time.sleep(1)
     proc.send_signal(signal.SIGINT)
     stdout, stderr = proc.communicate(timeout=300)
     assert proc.returncode != 0
