@@ -92,8 +92,12 @@ def test_cephfs_unmounted_fails_00_and_01_and_writes_nothing_underneath(deployed
 
 def test_sigint_mid_run_then_resume_completes(deployed):
     lab, out = deployed
+    # Ctrl-C as a terminal delivers it: SIGINT at its default disposition in the child, even when
+    # this suite itself runs in the background (where a shell starts jobs with SIGINT ignored,
+    # and Python then installs no KeyboardInterrupt handler).
     proc = subprocess.Popen([sys.executable, "-m", "harborbook.cli", "run", "00", "01", "02", "03", "--out", str(out)],
-                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     # Interrupt inside 01, whatever the machine's speed: wait for its "running" line (a fixed
     # sleep let a fast machine finish all four first).
     seen = []
