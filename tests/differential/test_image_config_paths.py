@@ -11,7 +11,6 @@ with Linux path semantics. The lint passes a workload exactly when its program f
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import functools
 import datetime as dt
@@ -22,7 +21,6 @@ import pytest
 from hypothesis import example, given, settings, strategies as st
 
 from harborbook import params as params_mod
-from harborbook import secrets as product_secrets
 from harborbook.render import Credentials, generate, render
 from harborbook.render.lints import config_mounts
 from harborlab import images
@@ -30,19 +28,11 @@ from harborlab.podrunner.environment import container_env
 from harborlab.podrunner.volumes import Backing, plan_volumes
 from harborlab.programs import CATALOG as LAB_PROGRAMS
 
+from .masking import product_masking_untouched
+
 ROOT = Path(__file__).resolve().parents[2]
 NOW = dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=dt.timezone.utc)
 NOWHERE = Path("/nonexistent/harborlab-differential")
-
-
-@contextlib.contextmanager
-def product_masking_untouched():
-    saved = set(product_secrets._revealed)  # render() registers every Secret value for masking
-    try:
-        yield
-    finally:
-        product_secrets._revealed.clear()
-        product_secrets._revealed.update(saved)
 
 
 @functools.cache

@@ -10,7 +10,6 @@ so where it reads a value differently from beego its verdict is about a differen
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import functools
 import datetime as dt
@@ -20,10 +19,11 @@ import pytest
 from hypothesis import example, given, settings, strategies as st
 
 from harborbook import beego, params as params_mod
-from harborbook import secrets as product_secrets
 from harborbook.render import Credentials, generate, render
 from harborlab.podrunner.environment import container_env
 from harborlab.ui import redisurl
+
+from .masking import product_masking_untouched
 
 ROOT = Path(__file__).resolve().parents[2]
 NOW = dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=dt.timezone.utc)
@@ -38,18 +38,6 @@ HOSTS = st.one_of(
 PASSWORDS = st.text(st.characters(blacklist_characters=",", blacklist_categories=("Cs",)), max_size=40)
 SETTINGS = dict(host=HOSTS, port=st.integers(1, 65535), password=PASSWORDS, db=st.integers(0, 15),
                 pool=st.integers(1, 10000))
-
-
-@contextlib.contextmanager
-def product_masking_untouched():
-    # Credentials() and render() register every secret for masking, process-wide; drawn passwords
-    # ("true", "0000") must not leak into other tests' masking.
-    saved = set(product_secrets._revealed)
-    try:
-        yield
-    finally:
-        product_secrets._revealed.clear()
-        product_secrets._revealed.update(saved)
 
 
 @functools.cache
