@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 
 import pymysql
 import pytest
@@ -37,16 +36,35 @@ class FakeCursor:
 
 
 class FakeConn:
-    def __init__(self, script=(), delay: float = 0.0):
+    def __init__(self, script=(), meeting: "Meeting | None" = None):
         self.cursor_ = FakeCursor(script)
-        self.delay = delay
+        self.meeting = meeting
         self.threads: set[str] = set()
 
     def cursor(self):
         self.threads.add(threading.current_thread().name)
-        if self.delay:
-            time.sleep(self.delay)
+        if self.meeting is not None:
+            self.meeting.arrive(self)
         return self.cursor_
+
+
+class Meeting:
+    """Holds the first connection's statement until a second connection has one too.
+
+    Without it one fast worker may take every statement, and "spread" would depend on the
+    scheduler (a sleep cannot help: the ``no_sleep`` fixture patches ``time.sleep`` itself).
+    """
+
+    def __init__(self, quorum: int = 2, timeout: float = 10.0):
+        self.quorum, self.timeout = quorum, timeout
+        self.present: set[int] = set()
+        self.cond = threading.Condition()
+
+    def arrive(self, conn) -> None:
+        with self.cond:
+            self.present.add(id(conn))
+            self.cond.notify_all()
+            self.cond.wait_for(lambda: len(self.present) >= self.quorum, timeout=self.timeout)
 
 
 def _transform():
@@ -91,7 +109,8 @@ def test_other_errors_are_not_retried():
 
 
 def test_inserts_spread_over_connections_and_other_statements_wait_for_them():
-    conns = [FakeConn(delay=0.01) for _ in range(3)]
+    meeting = Meeting()
+    conns = [FakeConn(meeting=meeting) for _ in range(3)]
     loaders = loading.Loaders(conns, _transform(), "db:3306")
     try:
         for n in range(30):
@@ -108,7 +127,8 @@ def test_inserts_spread_over_connections_and_other_statements_wait_for_them():
     finally:
         loaders.close()
     assert loaders.totals() == {"access_log": 30}
-    assert sum(1 for c in conns if len(c.cursor_.sent) > 2) >= 2  # really spread
+    inserts = [sum(sql.startswith(b"INSERT") for sql in c.cursor_.sent) for c in conns]
+    assert sum(1 for n in inserts if n) >= 2, inserts  # really spread
 
 
 def test_a_failing_insert_stops_the_import_with_its_error():
