@@ -107,6 +107,7 @@ class PodRunner:
         self.cluster = cluster
         self.options = options or RunnerOptions()
         self.owned: dict[str, Owned] = {}
+        self.stopping: dict[str, Owned] = {}   # deleted pods whose program is being stopped
         self.cursor = addresses.first_cursor(str(self.state.resolve()))
         self._refresh_pending = False
         # A runner that died uncleanly (emulator SIGKILLed) left programs and pod dirs behind.
@@ -141,6 +142,9 @@ class PodRunner:
         grace = min(float(pod["spec"].get("terminationGracePeriodSeconds", 30)), STOP_GRACE_CAP)
         if owned.running():
             self._event(owned, "Normal", "Killing", f"Stopping container {owned.container}")
+        # Until the stop is done, shutdown() must still know this program (the emulator may be
+        # told to exit while the stop waits out its drain and grace).
+        self.stopping[owned.uid] = owned
         asyncio.get_running_loop().create_task(self._finish_stop(owned, grace))
 
     def pod_log(self, pod: dict, container: str, tail_lines: int | None) -> str | None:
@@ -319,10 +323,12 @@ class PodRunner:
             _kill_group(proc)
         podfs.forget(self.state, owned.directory)
         podfs.remove_pod_dir(owned.directory)
+        self.stopping.pop(owned.uid, None)
 
     def shutdown(self) -> None:
         """Stop every program now (the emulator is exiting): SIGTERM all, then SIGKILL the rest."""
-        owned, self.owned = list(self.owned.values()), {}
+        owned, self.owned = [*self.owned.values(), *self.stopping.values()], {}
+        self.stopping = {}
         for item in owned:
             if item.task is not None and not item.task.done():
                 item.task.cancel()
