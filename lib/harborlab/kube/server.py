@@ -178,9 +178,11 @@ class ApiServer:
             bucket = self.inflight.admit(request.method, path, request.query, user.groups)
         except InflightLimit.Refused:
             return too_many_requests()
+        requester = rbac.REQUESTER.set(user)     # for the RBAC escalation checks in admission
         try:
             return await self._dispatch(request, path)
         finally:
+            rbac.REQUESTER.reset(requester)
             self.inflight.release(bucket)
 
     async def _dispatch(self, request: web.Request, path: str) -> web.StreamResponse:

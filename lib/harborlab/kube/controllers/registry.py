@@ -25,6 +25,8 @@ def build_controllers(cluster: Cluster) -> list:
     cluster.admission.setdefault("Service", []).append(admit_service)
     cluster.admission.setdefault("Pod", []).append(admit_pod)
     cluster.admission.setdefault("CronJob", []).append(admit_cronjob)
+    from ..rbac import install_escalation_checks
+    install_escalation_checks(cluster)
     return [NodeController(cluster), CRDController(cluster), NamespaceBasics(cluster), KubeSystem(cluster, DEFAULT_NODES),
             DeploymentController(cluster), DaemonSetController(cluster), StatefulSetController(cluster),
             CronJobController(cluster), JobController(cluster), ReplicaController(cluster, REPLICASETS),
