@@ -82,7 +82,7 @@ def _all_but_node_proxy() -> list[dict]:
 def operator_rules(node_proxy: bool) -> list[dict]:
     """What the runbooks use (00 checks these with SelfSubjectAccessReviews)."""
     rules = [
-        _rule([""], ["namespaces"], ["get", "list", "watch", "create"]),
+        _rule([""], ["namespaces"], ["get", "list", "watch", "create", "patch"]),
         _rule([""], ["secrets", "configmaps", "services", "persistentvolumeclaims", "endpoints"],
               ["get", "list", "watch", "create", "update", "patch"]),
         _rule([""], ["persistentvolumes"], ["get", "list", "watch", "create", "update", "patch"]),
