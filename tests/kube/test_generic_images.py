@@ -78,7 +78,7 @@ def test_python_pause_and_ubuntu_programs(applets):
     with pytest.raises(LaunchError):
         generic.resolve(images.lookup("registry.k8s.io/pause:3.9"), ["sh"], {}, applets)
     ubuntu = images.lookup("ubuntu")
-    assert generic.resolve(ubuntu, ["sleep", "1"], {}, applets) == [shutil.which("sleep"), "1"]
+    assert generic.resolve(ubuntu, ["sleep", "1"], {}, applets) == [shutil.which("sleep", path=generic.IMAGE_PATH), "1"]
     with pytest.raises(LaunchError, match="no-such-program"):
         generic.resolve(ubuntu, ["no-such-program"], {}, applets)
 
