@@ -62,3 +62,16 @@ def test_without_patch_on_namespaces_01s_apply_is_refused(server_factory):
         kube.apply(APPLIED[0])
     assert 'cannot patch resource "namespaces"' in str(err.value)
     admin.close()
+
+
+@pytest.mark.lab
+def test_a_kube_built_from_the_sandbox_params_is_the_operator(server_factory, tmp_path):
+    """What `harborbook run` does with the embedded default: the kubeconfig's operator context,
+    not its admin (which may delete namespaces)."""
+    server = server_factory("--profile", "modern")
+    text = (ROOT / "params" / "sandbox.yaml").read_text().replace("../.lab/kubeconfig", str(server.kubeconfig))
+    (tmp_path / "p.yaml").write_text(text)
+    as_params = Kube.from_params(params_mod.load(tmp_path / "p.yaml").cluster)
+    assert as_params.can_i("patch", "deployments", "apps", "harbor") is True
+    assert as_params.can_i("delete", "namespaces") is False
+    assert Kube(server.kubeconfig).can_i("delete", "namespaces") is True      # the admin context
