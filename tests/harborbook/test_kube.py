@@ -10,7 +10,7 @@ from harborbook.errors import NotFound, Unavailable
 from harborbook.kube import Kube
 from tests.support.emulator import start_server, stop_server
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.emulator, pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")

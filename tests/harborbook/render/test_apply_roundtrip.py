@@ -12,7 +12,7 @@ from harborbook.render.plan import UNCHANGED, UPDATE, plan
 from harborbook.render.validate import validate_manifests
 from tests.support.emulator import start_server, stop_server
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.emulator, pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,7 @@ from harborbook.runbook import Status
 from harborbook.steps import preflight
 from tests.support.emulator import start_server, stop_server
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.emulator, pytest.mark.slow]
 ROOT = Path(__file__).resolve().parents[3]
 
 

@@ -18,7 +18,7 @@ from harborbook.steps import rollout
 from tests.support.emulator import start_server, stop_server
 from tests.support.plugin_agent import CRASH_MESSAGE
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.emulator, pytest.mark.slow]
 TIMEOUT = 120.0  # the wait must end long before this
 
 

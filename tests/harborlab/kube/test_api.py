@@ -9,7 +9,7 @@ import pytest
 from kubernetes import client, watch
 from kubernetes.dynamic import DynamicClient
 
-pytestmark = pytest.mark.lab
+pytestmark = pytest.mark.emulator   # starts emulator subprocesses (no root)
 
 
 @pytest.mark.parametrize("token", [None, "wrong-token"], ids=["no-token", "wrong-token"])

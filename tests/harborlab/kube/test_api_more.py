@@ -10,7 +10,7 @@ import pytest
 from kubernetes import client, config, watch
 from kubernetes.dynamic import DynamicClient
 
-pytestmark = pytest.mark.lab
+pytestmark = pytest.mark.emulator   # starts emulator subprocesses (no root)
 
 
 def test_storage_api_sees_the_ceph_csi_driver_and_stores_classes(api):

@@ -10,7 +10,7 @@ import json
 import pytest
 from kubernetes import client
 
-pytestmark = pytest.mark.lab   # starts emulator subprocesses (no root)
+pytestmark = pytest.mark.emulator   # starts emulator subprocesses (no root)
 
 
 def test_a_new_namespace_gets_its_default_service_account_and_root_ca(core, namespace, kube_server, wait):

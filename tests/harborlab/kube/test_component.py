@@ -12,7 +12,7 @@ from harborlab.component import DOWN, OK, RUNNING, STARTED
 from harborlab.kube.component import KubeApiServer, probe
 from harborlab.lab import Lab
 
-pytestmark = pytest.mark.lab
+pytestmark = pytest.mark.emulator   # the Lab given only the emulator component (no root)
 
 
 def free_port() -> int:

@@ -8,7 +8,7 @@ import json
 import pytest
 from kubernetes import client
 
-pytestmark = pytest.mark.lab
+pytestmark = pytest.mark.emulator   # starts emulator subprocesses (no root)
 
 
 def deployment(name: str, replicas: int, image: str = "busybox", **pod_spec) -> dict:

@@ -9,7 +9,7 @@ import pytest
 from kubernetes import client, watch
 from kubernetes.dynamic import DynamicClient
 
-pytestmark = pytest.mark.lab   # starts emulator subprocesses (no root)
+pytestmark = pytest.mark.emulator   # starts emulator subprocesses (no root)
 
 CRD = {"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
        "metadata": {"name": "widgets.example.com"},

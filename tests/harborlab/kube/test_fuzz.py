@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 from harborlab.kube.tls import context_from_kubeconfig
 
-pytestmark = [pytest.mark.lab, pytest.mark.slow]
+pytestmark = [pytest.mark.emulator, pytest.mark.slow]
 TLS: list = []     # the module server's TLS context (trusting the CA its kubeconfig carries)
 
 PREFIXES = ["/api/v1", "/api/v1/namespaces/default", "/apis/apps/v1/namespaces/default",

@@ -16,7 +16,7 @@ from multidict import MultiDict
 from harborlab.kube.tls import context_from_kubeconfig
 from harborlab.kube.inflight import InflightLimit, long_running, request_verb
 
-pytestmark = pytest.mark.lab   # starts an emulator subprocess (no root)
+pytestmark = pytest.mark.emulator   # starts an emulator subprocess (no root)
 
 EXPECTED_BODY = b"Too many requests, please try again later.\n"
 

@@ -8,7 +8,7 @@ import json
 import pytest
 from kubernetes.dynamic import DynamicClient
 
-pytestmark = pytest.mark.lab   # starts emulator subprocesses (no root)
+pytestmark = pytest.mark.emulator   # starts emulator subprocesses (no root)
 
 TEMPLATE = {"metadata": {"labels": {"a": "b"}}, "spec": {"containers": [{"name": "c", "image": "busybox"}],
                                                           "restartPolicy": "Never"}}

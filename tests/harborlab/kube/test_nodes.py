@@ -10,7 +10,7 @@ from kubernetes import client
 from harborlab.kube.nodes import SyntheticAgent, TrivialAgent, synthetic_names
 from harborlab.kube.profiles import profile
 
-pytestmark = pytest.mark.lab
+pytestmark = pytest.mark.emulator   # starts emulator subprocesses (no root)
 
 
 def test_synthetic_nodes_are_deterministic_and_some_under_disk_pressure():

@@ -17,7 +17,7 @@ from harborbook.steps import preflight
 from harborbook.kube import Kube
 from harborlab.kube import rbac as lab_rbac
 
-pytestmark = pytest.mark.lab   # starts emulator subprocesses (no root)
+pytestmark = pytest.mark.emulator   # starts emulator subprocesses (no root)
 
 MANIFEST = Path(__file__).resolve().parents[3] / "deploy" / "operator-rbac.yaml"
 ROLE, BINDING = list(yaml.safe_load_all(MANIFEST.read_text()))

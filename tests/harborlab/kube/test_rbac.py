@@ -10,7 +10,7 @@ from kubernetes import client, config
 
 from .conftest import raw_request
 
-pytestmark = pytest.mark.lab   # starts emulator subprocesses (no root)
+pytestmark = pytest.mark.emulator   # starts emulator subprocesses (no root)
 
 
 def as_context(server, context: str) -> client.ApiClient:

@@ -17,7 +17,7 @@ from harborlab.kube.exec import protocols_for, status_frame
 from harborlab.kube.status import encode
 from harborlab.kube.tls import context_from_kubeconfig
 
-pytestmark = pytest.mark.lab   # starts emulator subprocesses (no root)
+pytestmark = pytest.mark.emulator   # starts emulator subprocesses (no root)
 
 
 def raw_bytes(server, method: str, path: str, body: bytes | None = None) -> tuple[int, bytes]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-pytestmark = pytest.mark.lab
+pytestmark = pytest.mark.emulator   # starts emulator subprocesses (no root)
 
 
 def registry_deployment(image: str = "vmware/registry:2.6.2-photon", mount: str = "/etc/registry") -> dict:

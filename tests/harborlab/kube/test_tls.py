@@ -17,7 +17,7 @@ from kubernetes import client
 from harborlab.kube import tls
 from harborlab.kube.tls import context_from_kubeconfig
 
-pytestmark = pytest.mark.lab   # starts emulator subprocesses (no root)
+pytestmark = pytest.mark.emulator   # starts emulator subprocesses (no root)
 
 
 def test_ca_is_kept_and_the_serving_certificate_names_the_host(tmp_path: Path):

@@ -8,7 +8,7 @@ import pytest
 from kubernetes import client
 from kubernetes.dynamic import DynamicClient
 
-pytestmark = pytest.mark.lab
+pytestmark = pytest.mark.emulator   # starts emulator subprocesses (no root)
 
 DEPLOY = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"},
           "spec": {"replicas": 0, "selector": {"matchLabels": {"app": "web"}},

@@ -10,7 +10,7 @@ from harborbook.steps.nodepressure import fleet_view, scan_fleet
 from harborbook.params.models import NodePressure
 from tests.support.emulator import start_server, stop_server
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.emulator, pytest.mark.slow]
 
 
 def test_fleet_view_over_1000_synthetic_nodes(tmp_path, monkeypatch):
