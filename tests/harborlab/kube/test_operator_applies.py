@@ -75,3 +75,23 @@ def test_a_kube_built_from_the_sandbox_params_is_the_operator(server_factory, tm
     assert as_params.can_i("patch", "deployments", "apps", "harbor") is True
     assert as_params.can_i("delete", "namespaces") is False
     assert Kube(server.kubeconfig).can_i("delete", "namespaces") is True      # the admin context
+
+
+@pytest.mark.emulator
+def test_a_server_side_apply_that_creates_needs_create_too(server_factory):
+    server = server_factory()
+    admin = server.api()
+    rbac = client.RbacAuthorizationV1Api(admin)
+    role = rbac.read_cluster_role("harborbook-operator")
+    for rule in role.rules:
+        if "configmaps" in (rule.resources or []):
+            rule.verbs = [v for v in rule.verbs if v != "create"]
+    rbac.replace_cluster_role("harborbook-operator", role)
+    client.CoreV1Api(admin).create_namespace({"metadata": {"name": "harbor"}})
+    kube = Kube(server.kubeconfig, "harborbook-operator")
+    with pytest.raises(HarborbookError) as err:
+        kube.apply(APPLIED[2])                                  # the ConfigMap is new: create
+    assert 'cannot create resource "configmaps"' in str(err.value)
+    client.CoreV1Api(admin).create_namespaced_config_map("harbor", {"metadata": {"name": "c"}})
+    assert kube.apply(APPLIED[2]).action == "configured"       # it exists now: patch is enough
+    admin.close()
