@@ -17,6 +17,8 @@ The 403 message is the apiserver's (responsewriters.forbiddenMessage through New
 from __future__ import annotations
 
 import copy
+import json as _json
+from contextvars import ContextVar
 from dataclasses import dataclass
 
 from .cluster import Cluster
@@ -276,9 +278,6 @@ def token_review(server, review: dict) -> dict:
 # that role (or is in system:masters); writing a binding needs `bind` on the role it refers to, or
 # again every right of that role. The requester of the current request is set by the server;
 # writes without one (controllers, bootstrap) are the server's own.
-
-from contextvars import ContextVar  # noqa: E402
-import json as _json  # noqa: E402
 
 REQUESTER: ContextVar["User | None"] = ContextVar("harborlab_requester", default=None)
 PRIVILEGED_GROUP = "system:masters"
