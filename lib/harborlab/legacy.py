@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING
 
 import pymysql
 
+from harborlab import procs
 from harborlab.component import DEGRADED, DOWN, OK, RUNNING, STARTED, StatusRow
 from harborlab.errors import LabError
 from harborlab.galera import connect
@@ -308,8 +309,17 @@ def start_registry(lab: "Lab") -> int:
     return pid
 
 
-def restart_registry(lab: "Lab") -> None:
+def stop_registry(lab: "Lab") -> None:
     lab.stop(PROCESS)
+    # The pid reads as dead (a zombie thread-group leader) while the Go runtime's other
+    # threads still hold the listening socket: wait for the port itself to be released.
+    deadline = time.monotonic() + 10
+    while procs.conflicts(procs.listeners(), lab.ports[PORT], lab.host) and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
+def restart_registry(lab: "Lab") -> None:
+    stop_registry(lab)
     lab.ensure_port_free(lab.ports[PORT])
     start_registry(lab)
 
@@ -343,7 +353,7 @@ class LegacyHarbor:
     def up(self, lab: "Lab") -> str:
         count = self.count(lab)
         if count == 0:
-            lab.stop(PROCESS)
+            stop_registry(lab)
             lab.record(NAME, {"enabled": False, "pid": None})
             return "disabled"
         was_running = lab.pid(PROCESS) is not None
@@ -404,7 +414,7 @@ class LegacyHarbor:
         return [StatusRow(NAME, pid, address, OK if good else DEGRADED, f"GET /v2/ {answer}, {mode}")]
 
     def down(self, lab: "Lab") -> None:
-        lab.stop(PROCESS)
+        stop_registry(lab)
 
 
 # -- what `harborbook lab legacy ...` does ------------------------------------------------------
