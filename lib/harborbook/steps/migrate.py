@@ -197,8 +197,19 @@ def _copy_result(name: str, inv: migrate.Inventory, report: migrate.CopyReport, 
     return StepResult(name, status, summary, table=_copy_table(inv, report), data=data, hint=hint, value=report)
 
 
+def _probe(section: Migrate, inv: migrate.Inventory) -> migrate.WriteProbe:
+    repository = sorted(inv.repositories)[0] if inv.repositories else "library/probe"
+    password = section.source.password.reveal() if section.source.password else None
+    client = RegistryClient(section.source.url or "", section.source.user if password else None, password)
+    return migrate.probe_writes(client, repository)
+
+
 def bulk_copy(state: Migration, storage: Storage, dry_run: bool) -> StepResult[migrate.CopyReport]:
-    """Every blob into the CephFS registry path, verified, while the old Harbor still serves; then links."""
+    """Every blob into the CephFS registry path, verified, while the old Harbor still serves; then links.
+
+    In a cut-over being executed on an old registry that already refuses writes, nothing is
+    copied here: what is left is the delta, copied inside the measured window.
+    """
     if state.section is None or state.inventory is None:
         return _skip("bulk copy", NO_SECTION)
     inv = state.inventory
@@ -207,14 +218,20 @@ def bulk_copy(state: Migration, storage: Storage, dry_run: bool) -> StepResult[m
         d = migrate.delta(inv, target, migrate.Journal(target))
         return _skip("bulk copy", f"dry run: would copy {len(d.copy)} blobs ({_mb(d.copy_bytes)}), verify "
                                   f"{len(d.verify)} present ones and write {d.links} links into {target}")
+    if state.executing and state.section.source.url and _probe(state.section, inv).refused:
+        return _skip("bulk copy", "the old registry already refuses writes: what is left is copied by the delta "
+                                  "copy below, inside the measured window")
     report, links = _copy(state.section, storage, inv, "bulk copy")
     state.bulk = report
     state.skipped_tags = dict(links.tags_skipped)
     journal = migrate.Journal(target)
-    if report.bytes_copied:
-        journal.save_state(bytes_copied=report.bytes_copied, seconds=report.seconds,
-                           finished=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-                           source=str(state.section.source.registry))
+    now = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    last = journal.state()
+    if report.changed or not last:
+        # Each bulk copy after the first copies what changed since the one before: the rate of
+        # change the cut-over plan extrapolates from.
+        journal.save_state(bytes_copied=report.bytes_copied, seconds=report.seconds, finished=now,
+                           previous=last.get("finished"), source=str(state.section.source.registry))
     return _copy_result("bulk copy", inv, report, links)
 
 
@@ -237,12 +254,17 @@ def cutover(state: Migration, storage: Storage, dry_run: bool) -> StepResult[Non
                 {"what": "links to write", "count": d.links, "bytes": 0},
                 {"what": "tags new or moved", "count": len(d.tags), "bytes": 0}]
         when = f" (bulk copy at {rate / 1e6:.1f} MB/s, {measured.get('finished', '?')})" if rate else ""
+        churn = ""
+        if measured.get("previous") and measured.get("bytes_copied"):
+            # What the last bulk copy found new since the one before it: the old Harbor's rate of change.
+            churn = (f"; the last bulk copy found {_mb(measured['bytes_copied'])} new since the one of "
+                     f"{measured['previous']}: re-run the bulk copy just before the cut-over to keep the delta small")
         est = ("nothing to copy" if estimate == 0 else f"about {estimate:.1f} s of copying{when}" if estimate is not None
                else "no copy throughput measured yet (run the bulk copy first)")
         return StepResult("cut-over plan", Status.OK,
                           f"final delta since the bulk copy: {len(d.copy)} blobs ({_mb(d.copy_bytes)}), {d.links} links, "
                           f"{len(d.tags)} tags new or moved: {est}; then the database move and the rollout, with "
-                          "the old registry read-only throughout (set migrate.cutover: execute to do it)",
+                          f"the old registry read-only throughout (set migrate.cutover: execute to do it){churn}",
                           table=pd.DataFrame(rows), data={"copy": len(d.copy), "copy_bytes": d.copy_bytes,
                                                           "links": d.links, "tags": d.tags, "estimate_s": estimate})
     if dry_run:
@@ -252,9 +274,7 @@ def cutover(state: Migration, storage: Storage, dry_run: bool) -> StepResult[Non
                           "still takes writes cannot be checked", hint="set migrate.source.url to the old registry's "
                           "address (and migrate.source.password when it asks for a token)")
     repository = sorted(state.inventory.repositories)[0] if state.inventory.repositories else "library/probe"
-    password = section.source.password.reveal() if section.source.password else None
-    client = RegistryClient(section.source.url, section.source.user if password else None, password)
-    probe = migrate.probe_writes(client, repository)
+    probe = _probe(section, state.inventory)
     if not probe.refused:
         return StepResult("cut-over", Status.FAILED, probe.detail + ": writes pushed now would be lost",
                           hint=freeze_hint(repository) if probe.refused is False else
