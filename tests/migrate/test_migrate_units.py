@@ -225,8 +225,10 @@ def test_rows_and_trees_disagreements_are_named() -> None:
 
 
 def test_row_differences_name_missing_and_changed_users_and_repositories() -> None:
-    a = migrate.SourceRows({"library": 1}, {"library/a": 1, "library/b": 1}, {"admin": ("h", "s", 0), "u": ("h2", "s2", 0)})
-    b = migrate.SourceRows({"library": 1}, {"library/a": 2}, {"admin": ("h", "s", 0), "u": ("other", "s2", 0)})
+    a = migrate.SourceRows({"library": 1}, {"library/a": 1, "library/b": 1},
+                           {"admin": ("h", "", 0), "u": ("h2", "s2", 0), "v": ("h3", "s3", 0)})
+    b = migrate.SourceRows({"library": 1}, {"library/a": 2},
+                           {"admin": ("set", "salt", 0), "u": ("other", "s2", 0), "v": ("h3", "s3", 0)})
     assert migrate.differences(a, b) == {"repositories missing": ["library/b"], "repositories moved": ["library/a"],
-                                         "users missing": [], "users changed": ["u"]}
+                                         "users missing": [], "users changed": ["u"], "users reset": ["admin"]}
     assert not any(migrate.differences(a, a).values())

@@ -63,11 +63,18 @@ def read(endpoint: db.Endpoint, login: db.Login, database: str) -> SourceRows:
 
 
 def differences(source: SourceRows, target: SourceRows) -> dict[str, Any]:
-    """Repository rows and users (hash and salt) that differ between two databases."""
+    """Repository rows and users (hash and salt) that differ between two databases.
+
+    A source user without a salt never had a password set through Harbor: the seeded admin of a
+    Harbor whose ui never started. The ui sets it from HARBOR_ADMIN_PASSWORD at its start, so it
+    differs by design ("users reset"), not by a fault of the move.
+    """
+    differing = sorted(u for u, v in source.users.items() if u in target.users and target.users[u] != v)
     return {
         "repositories missing": sorted(set(source.repositories) - set(target.repositories)),
         "repositories moved": sorted(n for n, p in source.repositories.items()
                                      if n in target.repositories and target.repositories[n] != p),
         "users missing": sorted(set(source.users) - set(target.users)),
-        "users changed": sorted(u for u, v in source.users.items() if u in target.users and target.users[u] != v),
+        "users changed": [u for u in differing if source.users[u][1]],
+        "users reset": [u for u in differing if not source.users[u][1]],
     }

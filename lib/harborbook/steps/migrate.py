@@ -24,7 +24,7 @@ import pandas as pd
 
 from .. import checks, db, migrate
 from ..checks import Check, failed, guard, ok
-from ..errors import HarborbookError
+from ..errors import HarborbookError, Unauthorized
 from ..kube import Kube
 from ..params import Params
 from ..params.migrate import Migrate
@@ -36,6 +36,9 @@ from . import configure, database, rollout
 
 NO_SECTION = "no `migrate` section in the params: there is no old Harbor to move (see params/example-migrate.yaml)"
 COMPONENTS = ["adminserver", "ui", "jobservice", "registry", "nginx"]
+RESTART_AFTER_DATABASE = ("ui", "jobservice")
+ADMIN_HINT = ("after the move the admin's password is the old Harbor's (HARBOR_ADMIN_PASSWORD only sets it on a "
+              "database whose admin has no salt): set harbor.admin_password to the old admin password")
 
 
 def freeze_hint(repository: str) -> str:
@@ -59,6 +62,7 @@ class Migration:
     clock: dict[str, float] = field(default_factory=dict)  # phase -> seconds (cut-over)
     frozen_at: float | None = None  # time.monotonic() when writes were found refused
     frozen_wall: str = ""
+    database_changed: bool = False
 
     @property
     def executing(self) -> bool:
@@ -330,7 +334,9 @@ def move_database(params: Params, state: Migration, artifact: Path, dry_run: boo
     clock = time.monotonic()
     moved = database.migrate(cutover_database(params), artifact, dry_run, keep_migrated=True)
     state.clock["database"] = time.monotonic() - clock
+    state.database_changed = moved.status is Status.CHANGED
     moved.name = "database"
+    moved.summary = moved.summary.replace(" (database.replace: true to start over)", "")
     return moved
 
 
@@ -346,10 +352,25 @@ def roll_out(kube: Kube, params: Params, state: Migration, dry_run: bool) -> Ste
     objects = configure.manifests(params, generated.value)
     applied = rollout.apply_all(kube, objects.value or [], dry_run)
     ready = rollout.wait_ready(kube, namespace, COMPONENTS, timeout=params.cluster.rollout_timeout, dry_run=dry_run)
-    state.clock["rollout"] = time.monotonic() - clock
     if ready.failed:
+        state.clock["rollout"] = time.monotonic() - clock
         return ready
-    return StepResult("rollout", applied.status, f"{applied.summary}; {ready.summary}", table=ready.table)
+    restarted = []
+    if state.database_changed:
+        # The ui reads some of the database once, at start: it (re)sets the admin password from
+        # HARBOR_ADMIN_PASSWORD when the admin's salt is empty. Pods started on the tables that were
+        # just swapped out are replaced one by one (the others keep serving).
+        for component in RESTART_AFTER_DATABASE:
+            for pod in kube.list("v1", "Pod", namespace, label_selector=f"name={component}-apps"):
+                fresh, seconds = rollout.wait_deleted_and_replaced(kube, namespace, pod, params.cluster.rollout_timeout)
+                restarted.append({"component": component, "pod": pod["metadata"]["name"], "replaced by": fresh,
+                                  "seconds": round(seconds, 1)})
+    state.clock["rollout"] = time.monotonic() - clock
+    summary = f"{applied.summary}; {ready.summary}"
+    if restarted:
+        summary += f"; {len(restarted)} pods of {', '.join(RESTART_AFTER_DATABASE)} replaced to start on the moved database"
+    status = Status.CHANGED if restarted else applied.status
+    return StepResult("rollout", status, summary, table=pd.DataFrame(restarted) if restarted else ready.table)
 
 
 def window(state: Migration) -> StepResult[None]:
@@ -383,6 +404,12 @@ def verify_tags(state: Migration, harbor: Harbor) -> StepResult[list[TagCheck]]:
     inv = state.latest
     assert inv is not None and state.section is not None
     password = harbor.admin_password.reveal()
+    try:
+        RegistryClient(_base(harbor), "admin", password).login()
+    except Unauthorized as exc:
+        return StepResult("tags", Status.FAILED, f"admin cannot log in to the new Harbor: {exc.message}",
+                          hint=ADMIN_HINT, data={"checks": [failed("tags", "admin login", exc.message[:300],
+                                                                   ADMIN_HINT).row()]})
 
     def one(tag: migrate.Tag) -> TagCheck:
         lacking = state.skipped_tags.get(tag.ref)
@@ -397,7 +424,8 @@ def verify_tags(state: Migration, harbor: Harbor) -> StepResult[list[TagCheck]]:
     check_rows = [ok("tags", c.ref, f"{c.blobs} blobs, {c.bytes} bytes, digest {c.expected[:19]}...") if c.ok
                   else failed("tags", c.ref, "; ".join(c.problems)[:300],
                               "see the bulk copy's table for corrupt blobs" if c.ref in state.skipped_tags
-                              else "is the blob on CephFS? re-run the delta copy")
+                              else ADMIN_HINT if "401" in " ".join(c.problems)
+                              else "re-run the cut-over: the delta copy links what is missing")
                   for c in found]
     bad = [c for c in found if not c.ok]
     total = sum(c.bytes for c in found)
@@ -420,6 +448,15 @@ def verify_accounts(params: Params, state: Migration) -> StepResult[None]:
     assert section is not None
     harbor = params.harbor
     found: list[Check] = []
+
+    def admin() -> Check:
+        try:
+            RegistryClient(_base(harbor), "admin", harbor.admin_password.reveal()).login()
+        except Unauthorized as exc:
+            return failed("accounts", "login admin", exc.message[:300], ADMIN_HINT)
+        return ok("accounts", "login admin", "with harbor.admin_password")
+
+    found += guard("accounts", "login admin", admin, os_hint="is the NodePort reachable from here?")
     for user in section.users:
         def login(user: Any = user) -> Check:
             RegistryClient(_base(harbor), user.name, user.password.reveal()).login()
@@ -440,7 +477,10 @@ def verify_accounts(params: Params, state: Migration) -> StepResult[None]:
         out.append(failed("rows", "users", f"missing or different (password hash, salt): {', '.join(users_bad)}",
                           "re-run the cut-over: the database move replaces the target")
                    if users_bad else ok("rows", "users", f"{len(source.users)} users with the same password hash "
-                                                        "and salt: the old passwords work"))
+                                                        "and salt: the old passwords work" + (
+                                                            f" ({', '.join(diff['users reset'])} had no password set: "
+                                                            "the ui set it from harbor.admin_password)"
+                                                            if diff["users reset"] else "")))
         repos_bad = diff["repositories missing"] + diff["repositories moved"]
         out.append(failed("rows", "repositories", f"missing or in another project: {', '.join(repos_bad)}",
                           "re-run the cut-over") if repos_bad
@@ -465,6 +505,10 @@ def summary(state: Migration, steps: list[StepResult[Any]]) -> StepResult[None]:
             out.summary = f"planned (bulk copy done, cut-over not executed): {moved} copied so far"
             out.status = Status.OK if not any(s.failed for s in steps) else Status.FAILED
         else:
-            out.summary = f"{moved} moved; " + out.summary
+            rows = checks.of_steps(steps)
+            bad = [c for c in rows if c.failed]
+            verdict = (f"{len(bad)} of {len(rows)} checks failed: " + ", ".join(c.name for c in bad[:5])
+                       + (" ..." if len(bad) > 5 else "")) if bad else f"all {len(rows)} checks ok"
+            out.summary = f"{moved} moved; {verdict}"
         out.data["moved"] = counts
     return out
