@@ -8,7 +8,8 @@ image), config and schema-2 manifest each, linked into repositories and tagged, 
 ``--mb`` megabytes. Ours is what the bulk copy step runs: ``migrate.copy_blobs`` with
 ``--parallel`` workers (stream, hash, fsync, rename) then ``migrate.link_repositories``. The
 baseline is ``rsync -a SOURCE/ TARGET/`` of the same tree: it verifies nothing against the
-digests and does not fsync. Each side copies into an empty target (removed, untimed, before
+digests and leaves its writes in the page cache; a second baseline adds ``sync -f TARGET`` so
+that, like ours, the copy is on disk when it ends. Each side copies into an empty target (removed, untimed, before
 every run), alternately; both read a source the page cache already holds.
 
 Then the cut-over: 1 % more data is pushed into the source (new images) and the delta copy is
@@ -94,6 +95,12 @@ def rsync(source: Path, target: Path) -> None:
     subprocess.run(["rsync", "-a", f"{source}/", f"{target}/"], check=True)
 
 
+def rsync_synced(source: Path, target: Path) -> None:
+    """rsync, then the target's filesystem flushed (``sync -f``): on disk, as ours is when it returns."""
+    rsync(source, target)
+    subprocess.run(["sync", "-f", str(target)], check=True)
+
+
 def main(argv: list[str] | None = None) -> str:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--mb", type=float, default=256.0, help="size of the generated tree")
@@ -108,7 +115,7 @@ def main(argv: list[str] | None = None) -> str:
             tempfile.TemporaryDirectory(prefix="hb-bench-dst-", dir=args.target_dir) as dst_tmp:
         source = Path(src_tmp) / "registry"
         size = generate(source, args.mb, args.images, "bulk")
-        targets = {"ours": Path(dst_tmp) / "ours", "rsync": Path(dst_tmp) / "rsync"}
+        targets = {name: Path(dst_tmp) / name for name in ("ours", "rsync", "rsync+sync")}
 
         def fresh(name: str) -> Path:
             shutil.rmtree(targets[name], ignore_errors=True)
@@ -117,7 +124,8 @@ def main(argv: list[str] | None = None) -> str:
 
         times = alternate(args.runs,
                           ours=lambda: (lambda t: ours(source, t, args.parallel))(fresh("ours")),
-                          rsync=lambda: (lambda t: rsync(source, t))(fresh("rsync")))
+                          rsync=lambda: (lambda t: rsync(source, t))(fresh("rsync")),
+                          **{"rsync+sync": lambda: (lambda t: rsync_synced(source, t))(fresh("rsync+sync"))})
         # The cut-over: 1 % more data in new images, then the delta alone.
         delta_size = generate(source, args.mb / 100, max(1, args.images // 100), "delta")
         delta_ours = timed(lambda: ours(source, targets["ours"], args.parallel))
@@ -125,8 +133,9 @@ def main(argv: list[str] | None = None) -> str:
         same = migrate.scan(targets["ours"]).counts() == migrate.scan(source).counts()
     rows = [{"side": name, "runs": len(t), "median s": f"{median(t):.2f}", "MB/s": f"{size / 1e6 / median(t):.1f}"}
             for name, t in times.items()]
-    rows.append({"side": "ratio ours/rsync (time)", "runs": "", "median s": f"{median(times['ours']) / median(times['rsync']):.2f}",
-                 "MB/s": ""})
+    for base in ("rsync", "rsync+sync"):
+        rows.append({"side": f"ratio ours/{base} (time)", "runs": "",
+                     "median s": f"{median(times['ours']) / median(times[base]):.2f}", "MB/s": ""})
     rows.append({"side": f"1 % delta ({delta_size / 1e6:.1f} MB): ours", "runs": 1, "median s": f"{delta_ours:.2f}",
                  "MB/s": ""})
     rows.append({"side": "1 % delta: rsync -a", "runs": 1, "median s": f"{delta_rsync:.2f}", "MB/s": ""})

@@ -29,6 +29,7 @@ from .inventory import Inventory, Tag
 from .journal import Journal
 
 CHUNK = 1 << 20
+SETTLE_BYTES = 256 << 20  # flushed and journaled in batches of this many bytes (an interruption re-hashes at most this)
 TMP_PREFIX = ".harborbook-tmp-"
 Owner = tuple[int, int] | None
 Progress = Callable[[int], None]
@@ -49,6 +50,7 @@ class BlobOutcome:
     size: int
     action: str
     detail: str = ""
+    settle: bool = False  # verified and published, not yet flushed to disk nor in the journal
 
 
 @dataclass
@@ -126,9 +128,35 @@ def _clean_tmp(folder: Path) -> None:
         pass
 
 
+def settle(target: Path, outcomes: Iterable[BlobOutcome], journal: Journal) -> None:
+    """Flush published blobs (and their directories) to disk, then record them as verified.
+
+    Only what is on disk may enter the journal: a blob the journal names is never hashed again.
+    Flushing after a batch rather than blob by blob lets the kernel write back in the meantime.
+    """
+    folders = set()
+    for o in outcomes:
+        path = layout.blob_data(target, o.digest)
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        folders.add(path.parent)
+    for folder in folders:
+        _fsync_dir(folder)
+    for o in outcomes:
+        journal.record(o.digest, os.stat(layout.blob_data(target, o.digest)))
+
+
 def copy_blob(source: Path, target: Path, digest: str, size: int, *, journal: Journal, owner: Owner = None,
-              stop: threading.Event | None = None, progress: Progress | None = None) -> BlobOutcome:
-    """One blob: skip it when present and verified, else stream, hash, fsync, rename."""
+              stop: threading.Event | None = None, progress: Progress | None = None,
+              durable: bool = True) -> BlobOutcome:
+    """One blob: skip it when present and verified, else stream, hash, rename once verified.
+
+    ``durable``: flushed to disk and recorded in the journal now; else the outcome says
+    ``settle`` and the caller passes it to :func:`settle` (the copy does, in batches).
+    """
     stop = stop or threading.Event()
     dst = layout.blob_data(target, digest)
     replacing = False
@@ -142,10 +170,13 @@ def copy_blob(source: Path, target: Path, digest: str, size: int, *, journal: Jo
                 progress(size)
             return BlobOutcome(digest, size, PRESENT, "verified by an earlier run")
         if _sha256_file(dst, stop, None) == digest:
-            journal.record(digest, st)
             if progress:
                 progress(size)
-            return BlobOutcome(digest, size, PRESENT, "verified now")
+            found = BlobOutcome(digest, size, PRESENT, "verified now", settle=True)
+            if durable:
+                settle(target, [found], journal)
+                return BlobOutcome(digest, size, PRESENT, "verified now")
+            return found
         replacing = True
     src = layout.blob_data(source, digest)
     folder = dst.parent
@@ -171,7 +202,8 @@ def copy_blob(source: Path, target: Path, digest: str, size: int, *, journal: Jo
                 if progress:
                     progress(len(block))
             out.flush()
-            os.fsync(out.fileno())
+            if durable:
+                os.fsync(out.fileno())
         got = "sha256:" + hasher.hexdigest()
         if got != digest:
             if progress and copied < size:
@@ -181,10 +213,12 @@ def copy_blob(source: Path, target: Path, digest: str, size: int, *, journal: Jo
         if owner:
             os.chown(tmp, *owner)
         os.replace(tmp, dst)
-        _fsync_dir(folder)
-        journal.record(digest, os.stat(dst))
-        return BlobOutcome(digest, copied, REPLACED if replacing else COPIED,
-                           "the target held other bytes" if replacing else "")
+        done = BlobOutcome(digest, copied, REPLACED if replacing else COPIED,
+                           "the target held other bytes" if replacing else "", settle=not durable)
+        if durable:
+            _fsync_dir(folder)
+            journal.record(digest, os.stat(dst))
+        return done
     finally:
         try:
             os.unlink(tmp)
@@ -213,17 +247,28 @@ def copy_blobs(source: Path, target: Path, blobs: dict[str, int], *, parallel: i
     order = sorted(blobs.items(), key=lambda item: (-item[1], item[0]))  # big ones first: the tail is short
     pool = ThreadPoolExecutor(max(1, parallel), thread_name_prefix="migrate-copy")
     futures: dict[Future[BlobOutcome], tuple[str, int]] = {}
+    unsettled: list[BlobOutcome] = []
+
+    def flush() -> None:
+        settle(target, unsettled, journal)
+        unsettled.clear()
+
     try:
         futures = {pool.submit(copy_blob, source, target, d, s, journal=journal, owner=owner, stop=stop,
-                               progress=tick): (d, s) for d, s in order}
+                               progress=tick, durable=False): (d, s) for d, s in order}
         pending = set(futures)
         while pending:
             done, pending = wait(pending, timeout=0.5, return_when=FIRST_EXCEPTION)
             for f in done:
                 if f.exception() is None:
-                    report.outcomes.append(f.result())
+                    outcome = f.result()
+                    report.outcomes.append(outcome)
+                    if outcome.settle:
+                        unsettled.append(outcome)
                 elif not isinstance(f.exception(), Stopped):
                     raise f.exception()  # type: ignore[misc]
+            if sum(o.size for o in unsettled) >= SETTLE_BYTES:
+                flush()
             if stop.is_set():
                 break
     except BaseException:
@@ -232,16 +277,19 @@ def copy_blobs(source: Path, target: Path, blobs: dict[str, int], *, parallel: i
     finally:
         stop_requested = stop.is_set()
         pool.shutdown(wait=True, cancel_futures=True)
-        if stop_requested:
-            report.interrupted = True
-            finished = {o.digest for o in report.outcomes}
-            for f, (d, s) in futures.items():
-                if d in finished:
-                    continue
-                if f.done() and not f.cancelled() and f.exception() is None:
-                    report.outcomes.append(f.result())
-                else:
-                    report.outcomes.append(BlobOutcome(d, s, STOPPED))
+        finished = {o.digest for o in report.outcomes}
+        for f, (d, s) in futures.items():
+            if d in finished:
+                continue
+            if f.done() and not f.cancelled() and f.exception() is None:
+                report.outcomes.append(f.result())
+                if f.result().settle:
+                    unsettled.append(f.result())
+            elif stop_requested:
+                report.outcomes.append(BlobOutcome(d, s, STOPPED))
+        report.interrupted = stop_requested
+        # Whatever was published, interrupted or not, is flushed and journaled: a re-run skips it.
+        flush()
         report.seconds = time.monotonic() - started
     return report
 
