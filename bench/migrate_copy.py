@@ -55,13 +55,13 @@ def _link(path: Path, digest: str) -> None:
 
 
 def generate(root: Path, total_mb: float, images: int, seed: str) -> int:
-    """Write ``images`` images of about ``total_mb`` MB in all; returns the bytes written."""
+    """Write ``images`` images of about ``total_mb`` MB in all; returns the bytes of distinct blobs."""
     rnd = random.Random(seed)
     sizes = [[int(math.exp(rnd.uniform(math.log(4096), math.log(16 << 20)))) for _ in range(rnd.randint(2, 4))]
              for _ in range(images)]
     scale = total_mb * 1e6 / max(1, sum(map(sum, sizes)))
     base = rnd.randbytes(int(2e6 * min(1.0, scale)) or 1)
-    written = 0
+    written: dict[str, int] = {}
     for i, layer_sizes in enumerate(sizes):
         layers = [base] + [rnd.randbytes(max(1, int(s * scale))) for s in layer_sizes]
         config = json.dumps({"architecture": "amd64", "os": "linux", "created": f"bench-{seed}-{i}"}).encode()
@@ -79,8 +79,10 @@ def generate(root: Path, total_mb: float, images: int, seed: str) -> int:
         tag = f"{seed}-{i}"
         _link(repo / "_manifests" / "tags" / tag / "index" / "sha256" / mdigest[7:] / "link", mdigest)
         _link(repo / "_manifests" / "tags" / tag / "current" / "link", mdigest)
-        written += sum(map(len, layers)) + len(config) + len(manifest)
-    return written
+        for d in descs + [cdesc]:
+            written[d["digest"]] = d["size"]
+        written[mdigest] = len(manifest)
+    return sum(written.values())
 
 
 def ours(source: Path, target: Path, parallel: int) -> migrate.CopyReport:
