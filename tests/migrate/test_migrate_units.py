@@ -232,3 +232,41 @@ def test_row_differences_name_missing_and_changed_users_and_repositories() -> No
     assert migrate.differences(a, b) == {"repositories missing": ["library/b"], "repositories moved": ["library/a"],
                                          "users missing": [], "users changed": ["u"], "users reset": ["admin"]}
     assert not any(migrate.differences(a, a).values())
+
+
+def test_only_flushed_blobs_enter_the_journal(source: Path, target: Path) -> None:
+    from harborbook.migrate.copy import settle
+
+    inv = migrate.scan(source)
+    digest = max(inv.blobs, key=inv.blobs.get)
+    journal = migrate.Journal(target)
+    outcome = migrate.copy_blob(source, target, digest, inv.blobs[digest], journal=journal, durable=False)
+    assert outcome.action == "copied" and outcome.settle
+    assert blob_path(target, digest).read_bytes() == blob_path(source, digest).read_bytes()
+    st = blob_path(target, digest).stat()
+    assert not migrate.Journal(target).verified(digest, st)  # a crash now: the next run hashes it again
+    settle(target, [outcome], journal)
+    assert migrate.Journal(target).verified(digest, st)
+    again = migrate.copy_blob(source, target, digest, inv.blobs[digest], journal=migrate.Journal(target))
+    assert (again.action, again.detail) == ("present", "verified by an earlier run")
+
+
+def test_an_interrupted_copy_journals_what_it_published(source: Path, target: Path) -> None:
+    inv = migrate.scan(source)
+    stop = threading.Event()
+    seen = [0]
+    largest = max(inv.blobs.values())
+
+    def progress(n: int) -> None:
+        seen[0] += n
+        if seen[0] > largest:  # the largest blob (copied first) is done; the next one is cut
+            stop.set()
+
+    first = migrate.copy_blobs(source, target, inv.blobs, parallel=1, journal=migrate.Journal(target),
+                               progress=progress, stop=stop)
+    assert first.interrupted
+    done = [o for o in first.outcomes if o.action == "copied"]
+    assert len(done) >= 1
+    journal = migrate.Journal(target)
+    for o in done:
+        assert journal.verified(o.digest, blob_path(target, o.digest).stat())
