@@ -54,6 +54,7 @@ PORTS: dict[str, int] = {
     "harbor-db": 13316,
     "redis": 16379,
     "kube-apiserver": 16443,
+    "legacy-registry": 15000,
 }
 
 HOST = "127.0.0.1"
@@ -68,7 +69,7 @@ def shifted_ports(offset: int) -> dict[str, int]:
 # environment the operator chooses them; here the lab invents them once (0600).
 OPERATOR_SECRETS = ("harbor-admin-password", "harbor-db-user-password")
 
-DEFAULT_OPTIONS: dict = {"access_log_rows": 300, "synthetic_nodes": 0}
+DEFAULT_OPTIONS: dict = {"access_log_rows": 300, "synthetic_nodes": 0, "legacy_images": 24}
 
 
 def check_root(euid: int) -> None:
@@ -100,12 +101,14 @@ def default_components() -> list[Component]:
     from harborlab.ceph import Ceph
     from harborlab.galera import Galera
     from harborlab.kube.component import KubeApiServer
+    from harborlab.legacy import LegacyHarbor
     from harborlab.nodes import NodeRoots
     from harborlab.redisd import Redis
     from harborlab.sourcedb import SourceDb
 
     # The node roots come before the API server: its kubelet simulators live on them.
-    return [Ceph(), Galera(), SourceDb(), Redis(), NodeRoots(), KubeApiServer()]
+    # The legacy Harbor writes its rows into the source database: after it.
+    return [Ceph(), Galera(), SourceDb(), LegacyHarbor(), Redis(), NodeRoots(), KubeApiServer()]
 
 
 class Lab:
