@@ -39,4 +39,15 @@ def modern_nodes(tmp_path_factory) -> labnodes.LabNodes:
         yield nodes
 
 
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items):
+    """Under pytest-xdist (`make test` runs -n 2 --dist loadgroup) every lab test runs on one
+    worker, in collection order: they share the lab's state directories, ports and session labs.
+    The tests that need no root spread over both workers (each module on one)."""
+    for item in items:
+        if item.get_closest_marker("lab"):
+            item.add_marker(pytest.mark.xdist_group("lab"))
+
+
 pytest_plugins = ["pytester", "tests.no_silent_skips"]
