@@ -13,10 +13,8 @@ PYTEST_ARGS ?=
 demo: venv debs
 	BIN=$(BIN) scripts/demo
 
-# Two workers: the lab's tests in order on one (they share its ports and state), the rest beside
-# them on the other (tests/conftest.py groups them; README "Tests" has the times).
 test: venv debs
-	$(BIN)/pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
+	$(BIN)/pytest $(PYTEST_ARGS)
 
 # Step through the runbooks in JupyterLab (127.0.0.1; the URL with its token is printed).
 notebook: venv

@@ -39,17 +39,4 @@ def modern_nodes(tmp_path_factory) -> labnodes.LabNodes:
         yield nodes
 
 
-
-@pytest.hookimpl(tryfirst=True)
-def pytest_collection_modifyitems(items):
-    """Under pytest-xdist (`make test` runs -n 2 --dist loadgroup) every lab test runs on one
-    worker, in collection order: they share the lab's state directories, ports and session labs.
-    The tests that need no root spread over both workers, a module's tests together and in order
-    (as without xdist: its module fixtures start once, and no test meets another's leftovers on
-    a second emulator)."""
-    for item in items:
-        group = "lab" if item.get_closest_marker("lab") else item.nodeid.split("::")[0]
-        item.add_marker(pytest.mark.xdist_group(group))
-
-
 pytest_plugins = ["pytester", "tests.no_silent_skips"]
