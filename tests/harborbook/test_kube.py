@@ -8,18 +8,8 @@ import pytest
 
 from harborbook.errors import NotFound, Unavailable
 from harborbook.kube import Kube
-from tests.support.emulator import start_server, stop_server
 
 pytestmark = [pytest.mark.emulator, pytest.mark.slow]
-
-
-@pytest.fixture(scope="module")
-def kube(tmp_path_factory):
-    server = start_server(tmp_path_factory.mktemp("kube-errors"), "--pod-ready-delay", "0.2", timeout=30)
-    try:
-        yield Kube(server.kubeconfig)
-    finally:
-        stop_server(server.process)
 
 
 def test_missing_objects_are_none_or_false_not_errors(kube):

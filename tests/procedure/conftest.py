@@ -1,8 +1,14 @@
-"""The sandbox lab the runbooks' default params point at (.lab beside the repository), fresh.
+"""The sandbox lab the runbooks' default params point at (.lab beside the repository).
 
 These tests run the real runbooks with `harborbook run` and papermill, the way an operator
 does. They need the lab's default ports and state directory (params/sandbox.yaml names them),
-so a lab a developer left running in .lab is purged first.
+so a lab a developer left running in .lab is purged first, and at most one lab runs at a time.
+
+A lab takes about half a minute to start, so modules whose needs allow it hand one on
+(`shared_lab`): 00 in the browser and the golden notebooks want an article lab nobody deployed
+on, the faults want one deployed — in that order (`pytest_collection_modifyitems`) they share a
+single lab, and the faults reuse the golden run's deployment. Tests that must see a lab nobody
+touched (the whole procedure twice, a cluster of another version) get a fresh one (`sandbox_lab`).
 """
 
 from __future__ import annotations
@@ -23,9 +29,23 @@ STATE = ROOT / ".lab"
 SANDBOX = ROOT / "params" / "sandbox.yaml"
 
 
-@contextlib.contextmanager
-def sandbox_lab(profile: str = "article", **options) -> Iterator[Lab]:
-    """A fresh lab in .lab (purged before and after)."""
+HERE = Path(__file__).resolve().parent
+# Modules that share one article lab, in the order they use it (see the docstring).
+SHARING_ORDER = ("test_browser.py", "test_golden.py", "test_faults.py")
+
+
+def pytest_collection_modifyitems(items):
+    """Put the modules sharing a lab first among this folder's tests, in SHARING_ORDER; every other
+    test keeps its place."""
+    slots = [i for i, item in enumerate(items) if item.path.parent == HERE]
+    rank = {name: n for n, name in enumerate(SHARING_ORDER)}
+    ordered = sorted((items[i] for i in slots), key=lambda item: rank.get(item.path.name, len(rank)))
+    for slot, item in zip(slots, ordered):
+        items[slot] = item
+
+
+def _start(profile: str, **options) -> Lab:
+    """A new lab in .lab (whatever ran there purged first)."""
     reason = why_unavailable()
     if reason:
         pytest.skip(reason)
@@ -35,6 +55,58 @@ def sandbox_lab(profile: str = "article", **options) -> Iterator[Lab]:
     lab = Lab(STATE, profile, kubelet_housekeeping=1.0, kubelet_transition=3.0, **options)
     try:
         lab.up()
+    except BaseException:
+        Lab(STATE, profile).down(purge=True)
+        raise
+    return lab
+
+
+# The lab handed from module to module: which one (profile and options), whether a module ran
+# runbooks that change it ("touched"), and whether such a run deployed Harbor successfully.
+_shared: dict = {"lab": None, "key": None, "touched": False, "deployed": False}
+
+
+def _drop_shared() -> None:
+    if _shared["lab"] is not None:
+        Lab(STATE, _shared["lab"].profile).down(purge=True)
+    _shared.update(lab=None, key=None, touched=False, deployed=False)
+
+
+def shared_lab(profile: str = "article", *, undeployed: bool = False, **options) -> Lab:
+    """The lab of ``profile`` (and lab ``options``) this session already runs, or a new one; a new
+    one too when ``undeployed`` is asked and a module touched the running one. A module that runs
+    runbooks which change the lab says so with ``mark_deployed``. Purged when the session ends."""
+    key = (profile, tuple(sorted(options.items())))
+    if _shared["key"] != key or (undeployed and _shared["touched"]):
+        _drop_shared()
+        _shared.update(lab=_start(profile, **options), key=key)
+    return _shared["lab"]
+
+
+def mark_deployed(succeeded: bool = False) -> None:
+    """Runbooks changed the shared lab (a later ``undeployed`` gets a new lab); ``succeeded``: they
+    deployed Harbor completely, and a module needing a deployed lab may reuse it."""
+    _shared["touched"] = True
+    _shared["deployed"] = _shared["deployed"] or succeeded
+
+
+def shared_deployed() -> bool:
+    """Whether runbooks deployed Harbor completely on the shared lab (``mark_deployed(True)``)."""
+    return bool(_shared["deployed"])
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _purge_the_shared_lab_at_the_end():
+    yield
+    _drop_shared()
+
+
+@contextlib.contextmanager
+def sandbox_lab(profile: str = "article", **options) -> Iterator[Lab]:
+    """A fresh lab in .lab (purged before and after), for tests that must see a lab nobody touched."""
+    _drop_shared()
+    lab = _start(profile, **options)
+    try:
         yield lab
     finally:
         Lab(STATE, profile).down(purge=True)

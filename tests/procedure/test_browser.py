@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import ROOT, SANDBOX, STATE, harborbook, run_dir_of, sandbox_lab
+from .conftest import ROOT, SANDBOX, STATE, harborbook, run_dir_of, shared_lab
 
 pytestmark = [pytest.mark.lab, pytest.mark.slow]
 CHROMIUM = Path("/usr/bin/chromium")
@@ -43,8 +43,8 @@ def free_port() -> int:
 def lab():
     if not CHROMIUM.exists():
         pytest.skip("Debian's chromium is not installed (make test installs it)")
-    with sandbox_lab("article") as the_lab:
-        yield the_lab
+    # 00 only reads: the lab is handed on to the golden notebooks (see conftest.py).
+    return shared_lab("article", undeployed=True)
 
 
 def test_preflight_runs_in_jupyterlab_in_chromium(tmp_path, lab):

@@ -19,7 +19,7 @@ import pytest
 
 from harborlab import procs
 
-from .conftest import ROOT, STATE, harborbook, run_dir_of, sandbox_lab
+from .conftest import ROOT, STATE, harborbook, mark_deployed, run_dir_of, shared_deployed, shared_lab
 
 pytestmark = [pytest.mark.lab, pytest.mark.slow]
 
@@ -30,11 +30,17 @@ def failure(result: subprocess.CompletedProcess) -> str:
 
 
 @pytest.fixture(scope="module")
-def deployed(article_lab, tmp_path_factory):
+def deployed(tmp_path_factory):
+    """An article lab with Harbor deployed: the golden notebooks' deployment when they ran just
+    before on the shared lab (conftest.py), else a fresh lab and 00-04."""
+    lab = shared_lab("article")
     out = tmp_path_factory.mktemp("runs")
-    result = harborbook("run", "00", "01", "02", "03", "04", "--out", str(out))
-    assert result.returncode == 0, result.stdout + result.stderr
-    return article_lab, out
+    if not shared_deployed():
+        mark_deployed()
+        result = harborbook("run", "00", "01", "02", "03", "04", "--out", str(out))
+        assert result.returncode == 0, result.stdout + result.stderr
+        mark_deployed(succeeded=True)
+    return lab, out
 
 
 def test_wrong_api_token_fails_preflight_with_a_401_hint(deployed, tmp_path):

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import ROOT, sandbox_lab
+from .conftest import ROOT, mark_deployed, shared_lab
 
 pytestmark = [pytest.mark.lab, pytest.mark.slow]
 RUNBOOKS = ROOT / "runbooks"
@@ -24,8 +24,10 @@ RUNBOOKS = ROOT / "runbooks"
 
 @pytest.fixture(scope="module")
 def fresh_lab():
-    with sandbox_lab("article") as lab:
-        yield lab
+    """An article lab nobody deployed on (00 in the browser may have read it); nbval deploys on
+    it, and the faults then reuse that deployment (see conftest.py)."""
+    yield shared_lab("article", undeployed=True)
+    mark_deployed()
 
 
 def nbval(*books: Path) -> subprocess.CompletedProcess:
@@ -79,3 +81,4 @@ def test_runbooks_reproduce_their_golden_outputs(fresh_lab):
     (ROOT / "runs").mkdir(exist_ok=True)
     (ROOT / "runs" / "nbval-last.log").write_text(result.stdout + result.stderr)  # the full diff, for a human
     assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]
+    mark_deployed(succeeded=True)  # every runbook ran without an error: the faults may reuse it

@@ -4,6 +4,7 @@ tests/harborbook/steps/nodepressure."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -11,6 +12,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 from kubernetes import client, config
@@ -73,6 +75,16 @@ def stop(nodes: LabNodes) -> None:
             nodes.process.kill()
             nodes.process.wait()
     NodeRoots().down(nodes.lab)
+
+
+@contextlib.contextmanager
+def running(state: Path, profile: str = "article") -> Iterator[LabNodes]:
+    """``start`` .. ``stop``: the nodes for a with-block (a fixture's body)."""
+    nodes = start(state, profile)
+    try:
+        yield nodes
+    finally:
+        stop(nodes)
 
 
 def wait_until(probe, timeout: float, step: float = 0.2):

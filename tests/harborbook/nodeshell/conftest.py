@@ -7,18 +7,8 @@ import time
 import pytest
 
 from harborbook.nodeshell import ChrootShell, DebugPodShell, SshShell
-from tests.support.labnodes import start, stop
 
 NODE = "lab-node-2"
-
-
-@pytest.fixture(scope="module")
-def lab_nodes(tmp_path_factory):
-    nodes = start(tmp_path_factory.mktemp("lab"), "article")
-    try:
-        yield nodes
-    finally:
-        stop(nodes)
 
 
 def _free_port() -> int:
@@ -71,7 +61,7 @@ def shell(request, tmp_path):
         yield SshShell("localhost", "127.0.0.1", port=port, identity_file=str(home / "client_key"),
                        known_hosts=str(home / "known_hosts")), str(scratch)
         return
-    nodes = request.getfixturevalue("lab_nodes")
+    nodes = request.getfixturevalue("article_nodes")
     scratch = f"/tmp/contract-{request.param}-{os.getpid()}"
     (nodes.root(NODE) / scratch.lstrip("/")).mkdir(parents=True, exist_ok=True)
     if request.param == "chroot":

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import socket
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import pytest
 
@@ -55,17 +54,9 @@ class Handler(BaseHTTPRequestHandler):
 
 
 @pytest.fixture
-def server():
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
+def server(local_http):
     Handler.seen = []
-    try:
-        yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-        thread.join(5)
+    return local_http(Handler)
 
 
 def closed_port() -> int:
@@ -199,17 +190,9 @@ class UploadHandler(BaseHTTPRequestHandler):
 
 
 @pytest.fixture
-def upload_server():
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), UploadHandler)
-    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
+def upload_server(local_http):
     UploadHandler.requests = []
-    try:
-        yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-        thread.join(5)
+    return local_http(UploadHandler)
 
 
 def test_chunked_upload_follows_relative_locations(upload_server):

@@ -6,22 +6,11 @@ from __future__ import annotations
 
 import pytest
 
-from harborbook.kube import Kube
 from harborbook.render import object_key
 from harborbook.render.plan import UNCHANGED, UPDATE, plan
 from harborbook.render.validate import validate_manifests
-from tests.support.emulator import start_server, stop_server
 
 pytestmark = [pytest.mark.emulator, pytest.mark.slow]
-
-
-@pytest.fixture(scope="module")
-def kube(tmp_path_factory):
-    server = start_server(tmp_path_factory.mktemp("render-kube"), "--pod-ready-delay", "0.2", timeout=30)
-    try:
-        yield Kube(server.kubeconfig)
-    finally:
-        stop_server(server.process)
 
 
 def _live(kube, manifests):

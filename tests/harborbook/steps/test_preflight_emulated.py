@@ -11,19 +11,9 @@ from harborbook import params as params_mod
 from harborbook.kube import Kube
 from harborbook.runbook import Status
 from harborbook.steps import preflight
-from tests.support.emulator import start_server, stop_server
 
 pytestmark = [pytest.mark.emulator, pytest.mark.slow]
 ROOT = Path(__file__).resolve().parents[3]
-
-
-@pytest.fixture(scope="module")
-def kube(tmp_path_factory):
-    server = start_server(tmp_path_factory.mktemp("preflight-kube"), "--pod-ready-delay", "0.2", timeout=30)
-    try:
-        yield Kube(server.kubeconfig)
-    finally:
-        stop_server(server.process)
 
 
 @pytest.fixture(scope="module")

@@ -3,8 +3,7 @@
 
 from __future__ import annotations
 
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import pytest
 
@@ -52,17 +51,11 @@ class Front(BaseHTTPRequestHandler):
 
 
 @pytest.fixture
-def harbor(monkeypatch):
+def harbor(monkeypatch, local_http):
     Front.realm, Front.cookie = None, True
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Front)
-    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
+    url = local_http(Front)
     monkeypatch.setenv("HB_TEST_ADMIN", PASSWORD)
-    try:
-        yield Harbor(hostname=f"127.0.0.1:{httpd.server_address[1]}", admin_password="env:HB_TEST_ADMIN")
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
+    return Harbor(hostname=url.removeprefix("http://"), admin_password="env:HB_TEST_ADMIN")
 
 
 def rows(result):

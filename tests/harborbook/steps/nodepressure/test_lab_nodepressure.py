@@ -18,33 +18,40 @@ from harborbook.kube import Kube
 from harborbook.nodeshell import ChrootShell
 from harborbook.params.models import NodePressure
 from harborlab import scenario
-from tests.support.labnodes import start, stop, wait_until
+from tests.support.labnodes import LabNodes, wait_until
 
 pytestmark = pytest.mark.lab
 NODE = "lab-node-3"
 
 
-@pytest.fixture
-def article(tmp_path):
-    nodes = start(tmp_path / "lab", "article")
-    try:
-        yield nodes
-    finally:
-        stop(nodes)
-
-
-@pytest.fixture
-def modern(tmp_path):
-    nodes = start(tmp_path / "lab", "modern")
-    try:
-        yield nodes
-    finally:
-        stop(nodes)
-
-
 def pressured(kube: Kube) -> bool:
     node = kube.get("v1", "Node", NODE)
     return any(c["type"] == "DiskPressure" and c["status"] == "True" for c in node["status"]["conditions"])
+
+
+def as_provisioned(nodes: LabNodes) -> LabNodes:
+    """NODE put back as provisioned instead of new nodes per test: the scenario's files removed,
+    the kubelet's unit, drop-ins and config rewritten and the kubelet restarted if a test changed
+    them (what `lab scenario disk-pressure --reset` does), then Ready without DiskPressure."""
+    scenario.clear(nodes.state, NODE)
+    scenario.reset_kubelet(nodes.state, NODE)
+    kube = Kube(nodes.kubeconfig)
+
+    def settled() -> bool:
+        conditions = {c["type"]: c["status"] for c in kube.get("v1", "Node", NODE)["status"]["conditions"]}
+        return conditions.get("Ready") == "True" and conditions.get("DiskPressure") == "False"
+    assert wait_until(settled, 30), f"{NODE} did not settle after the reset"
+    return nodes
+
+
+@pytest.fixture
+def article(article_nodes):
+    return as_provisioned(article_nodes)
+
+
+@pytest.fixture
+def modern(modern_nodes):
+    return as_provisioned(modern_nodes)
 
 
 def diagnose(nodes):
