@@ -10,6 +10,7 @@ from typing import Annotated, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from .backup import Backup
 from .types import (
     DbName,
     DbUser,
@@ -237,3 +238,4 @@ class Params(Section):
     redis: Redis
     verify: Verify = Verify()
     node_pressure: NodePressure = NodePressure()
+    backup: Backup | None = None  # 07-backup-restore
