@@ -139,7 +139,7 @@ class Manifest:
         return [f"{t.repository}:{t.tag}" for t in self.tags if t.digest == digest or digest in t.blobs]
 
     def registry_files(self) -> list[str]:
-        return sorted(n for n in self.files if n.startswith(REGISTRY_PREFIX))
+        return sorted(n for n in self.files if n.startswith(f"{self.name}/{REGISTRY_PREFIX}"))
 
 
 # ------------------------------------------------------------------ the backups on a target

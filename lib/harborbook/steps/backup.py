@@ -317,8 +317,9 @@ def teardown(params: Params, kube: Kube) -> list[Check]:
                           ("v1", "PersistentVolumeClaim")):
             for obj in kube.list(api, kind, ns):
                 kube.delete(api, kind, obj["metadata"]["name"], ns)
-        with contextlib.suppress(TimeoutError):
-            kube.wait_for("v1", "Pod", ns, lambda objs: not objs, timeout=60)
+        if kube.list("v1", "Pod", ns):  # the pods must be gone before their directory is removed
+            with contextlib.suppress(TimeoutError):
+                kube.wait_for("v1", "Pod", ns, lambda objs: not objs, timeout=60)
         for volume in ("log", "registry"):
             kube.delete("v1", "PersistentVolume", f"harbor-{ns}-{volume}")
         kube.delete("v1", "Namespace", ns)
