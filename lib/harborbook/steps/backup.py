@@ -202,9 +202,14 @@ def scratch_params(params: Params) -> Params:
     })
 
 
+TIMINGS: dict[str, float] = {}  # seconds per part of the last drill or restore (shown in its data)
+
+
 def _guard(found: list[Check], area: str, name: str, fn: Callable[[], Check | list[Check]]) -> bool:
     """Run one part; record its checks; False when it failed (later parts are then skipped)."""
+    clock = time.monotonic()
     got = checks.guard(area, name, fn)
+    TIMINGS[f"{area}/{name}"] = round(time.monotonic() - clock, 3)
     found.extend(got)
     return not any(c.failed for c in got)
 
@@ -292,8 +297,24 @@ def _restore_everything(params: Params, live: Params, ready: Setup, kube: Kube, 
             and _guard(found, "rollout", "ready", deploy))
 
 
+SERVING_TIMEOUT = 90.0
+
+
+def _wait_serving(params: Params, found: list[Check]) -> None:
+    """Ready pods are not yet a served NodePort (Service endpoints, nginx's upstreams): wait until
+    the UI page and the token challenge answer, as 05's endpoint checks see them."""
+    deadline = time.monotonic() + SERVING_TIMEOUT
+    while True:
+        result = verify_steps.endpoints(params.harbor)
+        if not result.failed or time.monotonic() > deadline:
+            found.extend(_from_step("prove", "endpoints", result))
+            return
+        time.sleep(1.0)
+
+
 def _prove(params: Params, manifest: Manifest, found: list[Check]) -> None:
     """Log in, pull every tag of the backup: same manifest digest, every layer's bytes."""
+    _wait_serving(params, found)
     found.extend(_from_step("prove", "login", verify_steps.login(params.harbor)))
     client = RegistryClient(verify_steps.base_url(params.harbor), "admin", params.harbor.admin_password.reveal())
     for tag in manifest.tags:
@@ -363,12 +384,15 @@ def drill(params: Params, ready: Setup | None, kube: Kube, dry_run: bool, now: d
     now = now or datetime.now(timezone.utc)
     found: list[Check] = []
     clock = time.monotonic()
+    TIMINGS.clear()
     before = teardown(scratch, kube)  # what an earlier drill left (kept on failure, or killed)
     found += [c for c in before if c.failed]
     try:
         if _restore_everything(scratch, params, ready, kube, manifest, found, now,
                                registry=_registry_dir(scratch), replace=True):
+            proving = time.monotonic()
             _prove(scratch, manifest, found)
+            TIMINGS["prove"] = round(time.monotonic() - proving, 3)
     finally:
         if not (section.drill.keep_on_failure and any(c.failed for c in found)):
             found += teardown(scratch, kube)
@@ -376,6 +400,7 @@ def drill(params: Params, ready: Setup | None, kube: Kube, dry_run: bool, now: d
     result.summary = f"{name}: " + result.summary + f" ({time.monotonic() - clock:.0f}s)"
     result.data["backup"] = name
     result.data["seconds"] = round(time.monotonic() - clock, 3)
+    result.data["timings"] = dict(TIMINGS)
     return result
 
 
