@@ -236,3 +236,102 @@ def test_retention_keeps_the_newest_and_never_the_only_one():
     assert only.keep == [days[0]] and only.delete == []
     mixed = plan_retention(listing(names((days[0], False), (days[1], True), (days[2], False))), keep=1)
     assert mixed.partial == [days[0]]  # abandoned; the newer incomplete one is resumed, not deleted
+
+
+# ------------------------------------------------------------------ the frozen node, cleaned objects
+class FakeCursor:
+    def __init__(self, conn):
+        self.conn = conn
+        self.rows: list[tuple] = []
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def execute(self, sql, args=None):
+        import pymysql
+
+        self.conn.log.append(sql)
+        if self.conn.fail_on and self.conn.fail_on in sql:
+            raise pymysql.err.OperationalError(1227, "Access denied; you need (at least one of) the RELOAD privilege")
+        if "@@GLOBAL.wsrep_desync" in sql:
+            self.rows = [(self.conn.desync,)]
+        elif sql.startswith("SET GLOBAL wsrep_desync="):
+            self.conn.desync = sql.rsplit("=", 1)[1]
+        elif "information_schema.TABLES" in sql:
+            self.rows = [(1,)] if self.conn.marked else []
+        elif sql.startswith("SELECT 1 FROM `harborbook_meta`"):
+            self.rows = [(1,)] if self.conn.marked else []
+        else:
+            self.rows = []
+
+    def fetchall(self):
+        return self.rows
+
+
+class FakeConn:
+    def __init__(self, fail_on=None, desync="OFF", marked=False):
+        self.log, self.fail_on, self.desync, self.marked = [], fail_on, desync, marked
+
+    def cursor(self):
+        return FakeCursor(self)
+
+
+def galera_node():
+    from harborbook.db import ServerInfo
+
+    return ServerInfo("127.0.0.1:3308", "10.11", "galera", True, "Synced")
+
+
+def test_frozen_desyncs_locks_and_undoes_even_when_the_dump_fails():
+    from harborbook.backup.capture import frozen
+
+    conn = FakeConn()
+    with pytest.raises(RuntimeError):
+        with frozen(conn, galera_node()):
+            assert conn.desync == "ON" and "FLUSH TABLES WITH READ LOCK" in conn.log
+            raise RuntimeError("mariadb-dump died")
+    assert conn.desync == "OFF"
+    assert conn.log.index("UNLOCK TABLES") < conn.log.index("SET GLOBAL wsrep_desync=OFF")
+
+
+def test_frozen_undoes_the_desync_when_the_lock_is_refused():
+    from harborbook.backup.capture import frozen
+
+    conn = FakeConn(fail_on="FLUSH TABLES")
+    with pytest.raises(HarborbookError, match="desyncing and locking"):
+        with frozen(conn, galera_node()):
+            pytest.fail("must not get here")
+    assert conn.desync == "OFF"
+
+
+def test_a_desync_left_by_a_killed_backup_is_undone_by_the_next():
+    from harborbook.backup.capture import frozen
+
+    conn = FakeConn(desync="ON", marked=True)
+    with frozen(conn, galera_node()):
+        pass
+    assert conn.desync == "OFF"  # not "restored" to the ON a killed run left behind
+    unmarked = FakeConn(desync="ON")  # somebody else's desync (no mark of ours): left as it was
+    with frozen(unmarked, galera_node()):
+        pass
+    assert unmarked.desync == "ON"
+
+
+def test_clean_drops_server_set_fields():
+    from harborbook.backup.capture import clean
+
+    live = {"metadata": {"name": "ui", "namespace": "harbor", "uid": "u", "resourceVersion": "7",
+                         "creationTimestamp": "t", "managedFields": [{}], "generation": 3,
+                         "annotations": {"deployment.kubernetes.io/revision": "2", "team": "registry"}},
+            "spec": {"clusterIP": "10.0.0.1", "clusterIPs": ["10.0.0.1"], "ports": [{"port": 80}], "x": None},
+            "status": {"loadBalancer": {}}}
+    out = clean(live, "v1", "Service")
+    assert out == {"apiVersion": "v1", "kind": "Service",
+                   "metadata": {"name": "ui", "namespace": "harbor", "annotations": {"team": "registry"}},
+                   "spec": {"ports": [{"port": 80}]}}
+    pv = clean({"metadata": {"name": "pv"}, "spec": {"claimRef": {"name": "c"}, "capacity": {"storage": "1Gi"}}},
+               "v1", "PersistentVolume")
+    assert "claimRef" not in pv["spec"]

@@ -62,6 +62,31 @@ def pick_node(endpoints: list[db.Endpoint], login: db.Login) -> tuple[pymysql.Co
     return conn, info
 
 
+META_DB = "harborbook_meta"  # 02's bookkeeping database (never Harbor's own)
+MARKS = f"`{META_DB}`.backup_desync"
+
+
+def _mark(conn: pymysql.Connection, node: str) -> None:
+    """Record (replicated) that ``node`` is desynced by a backup: a run killed outright (SIGKILL,
+    a lost machine) cannot undo it, so the next backup finds the mark and does."""
+    query(conn, f"CREATE DATABASE IF NOT EXISTS `{META_DB}` CHARACTER SET utf8")
+    query(conn, f"CREATE TABLE IF NOT EXISTS {MARKS} (node VARCHAR(255) PRIMARY KEY, since DATETIME NOT NULL) "
+                "ENGINE=InnoDB")
+    query(conn, f"REPLACE INTO {MARKS} VALUES (%s, UTC_TIMESTAMP())", (node,))
+
+
+def recover(conn: pymysql.Connection, node: str) -> bool:
+    """Undo the desync a killed backup left on ``node``; True when there was one."""
+    if not query(conn, "SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA=%s AND TABLE_NAME='backup_desync'",
+                 (META_DB,)):
+        return False
+    if not query(conn, f"SELECT 1 FROM {MARKS} WHERE node=%s", (node,)):
+        return False
+    query(conn, "SET GLOBAL wsrep_desync=OFF")
+    query(conn, f"DELETE FROM {MARKS} WHERE node=%s", (node,))
+    return True
+
+
 @contextlib.contextmanager
 def frozen(conn: pymysql.Connection, info: db.ServerInfo) -> Iterator[None]:
     """The node desynced (Galera) and under a global read lock; both undone on the way out."""
@@ -70,24 +95,27 @@ def frozen(conn: pymysql.Connection, info: db.ServerInfo) -> Iterator[None]:
     was = None
     try:
         if galera:
+            recover(conn, endpoint)
             was = str(query(conn, "SELECT @@GLOBAL.wsrep_desync")[0][0])
+            _mark(conn, endpoint)
             query(conn, "SET GLOBAL wsrep_desync=ON")
         query(conn, "FLUSH TABLES WITH READ LOCK")
     except pymysql.err.MySQLError as exc:
-        _undo(conn, galera, was)
+        _undo(conn, galera, was, endpoint)
         raise wrap(exc, endpoint, doing="desyncing and locking the node for the backup") from None
     try:
         yield
     finally:
-        _undo(conn, galera, was)
+        _undo(conn, galera, was, endpoint)
 
 
-def _undo(conn: pymysql.Connection, galera: bool, was: str | None) -> None:
+def _undo(conn: pymysql.Connection, galera: bool, was: str | None, node: str) -> None:
     with contextlib.suppress(pymysql.err.MySQLError):
         query(conn, "UNLOCK TABLES")
     if galera and was is not None:
         value = "ON" if was in ("1", "ON") else "OFF"
         query(conn, f"SET GLOBAL wsrep_desync={value}")
+        query(conn, f"DELETE FROM {MARKS} WHERE node=%s", (node,))
 
 
 def desync_state(conn: pymysql.Connection) -> str:
