@@ -162,6 +162,9 @@ def restore_database(target: Target, manifest: Manifest, keyring: Keyring, conn:
     return result, checks
 
 
-def drop_database(conn: pymysql.Connection, database: str) -> None:
+def drop_database(conn: pymysql.Connection, database: str, *, user: str, host: str) -> None:
+    """Drop a scratch database and the Harbor user's grant on it (the grant outlives the DROP)."""
     with conn.cursor() as cur:
         cur.execute(f"DROP DATABASE IF EXISTS {db.names.quote_ident(database)}")
+        with contextlib.suppress(pymysql.err.MySQLError):  # 1141: there was no such grant
+            cur.execute(f"REVOKE ALL PRIVILEGES ON {db.names.quote_ident(database)}.* FROM {db.names.account(user, host)}")

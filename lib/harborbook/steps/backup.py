@@ -349,10 +349,11 @@ def teardown(params: Params, kube: Kube) -> list[Check]:
     def database() -> Check:
         conn, _, _ = db.first_healthy(_endpoints(params), _login(params))
         try:
-            restoring.drop_database(conn, params.database.target.database)
+            t = params.database.target
+            restoring.drop_database(conn, t.database, user=t.user, host=t.user_host)
         finally:
             conn.close()
-        return ok("teardown", "database", f"{params.database.target.database} dropped")
+        return ok("teardown", "database", f"{params.database.target.database} dropped, its grant revoked")
 
     def directory() -> Check:
         root = Path(params.storage.mount) / params.storage.root.lstrip("/")
