@@ -119,6 +119,7 @@ drilled
 rb.step(backup.restore_live, rb.params, ready.value, kube, rb.dry_run)
 
 # %%
+# NBVAL_CHECK_OUTPUT
 rb.finish()
 
 # %% [markdown]

@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import shutil
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
@@ -45,7 +45,6 @@ class Setup:
     target: Target
     keyring: Keyring
     taken: str | None = None  # the backup this run wrote
-    notes: list[str] = field(default_factory=list)
 
 
 def _section(params: Params) -> Backup:
@@ -224,7 +223,7 @@ def _which(ready: Setup, which: str) -> str:
     return ready.taken if which == "latest" and ready.taken else restoring.choose(ready.target, which)
 
 
-def _restore_everything(params: Params, live: Params, ready: Setup, kube: Kube, manifest: Manifest,
+def _restore_everything(params: Params, ready: Setup, kube: Kube, manifest: Manifest,
                         found: list[Check], now: datetime, *, registry: Path, replace: bool) -> bool:
     """Tree, database, generated secrets, storage objects, rollout; each part a row (or rows)."""
     ns = params.cluster.namespace
@@ -389,7 +388,7 @@ def drill(params: Params, ready: Setup | None, kube: Kube, dry_run: bool, now: d
     before = teardown(scratch, kube)  # what an earlier drill left (kept on failure, or killed)
     found += [c for c in before if c.failed]
     try:
-        if _restore_everything(scratch, params, ready, kube, manifest, found, now,
+        if _restore_everything(scratch, ready, kube, manifest, found, now,
                                registry=_registry_dir(scratch), replace=True):
             proving = time.monotonic()
             _prove(scratch, manifest, found)
@@ -428,7 +427,7 @@ def restore_live(params: Params, ready: Setup | None, kube: Kube, dry_run: bool,
     if registry.exists():
         registry.rename(aside)
         found.append(ok("restore", "moved aside", f"the registry tree that was there is in {aside.name}"))
-    if _restore_everything(params, params, ready, kube, manifest, found, now, registry=registry, replace=True):
+    if _restore_everything(params, ready, kube, manifest, found, now, registry=registry, replace=True):
         _prove(params, manifest, found)
     result: StepResult[None] = checks.result("restore", found)
     if not result.failed:
