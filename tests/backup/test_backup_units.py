@@ -335,3 +335,13 @@ def test_clean_drops_server_set_fields():
     pv = clean({"metadata": {"name": "pv"}, "spec": {"claimRef": {"name": "c"}, "capacity": {"storage": "1Gi"}}},
                "v1", "PersistentVolume")
     assert "claimRef" not in pv["spec"]
+
+
+def test_deployed_version_is_the_ui_image_tag():
+    from harborbook.backup.capture import deployed_version
+
+    ui = {"metadata": {"name": "ui"}, "spec": {"template": {"spec": {"containers": [
+        {"image": "registry.local:5000/vmware/harbor-ui:v1.2.0"}]}}}}
+    assert deployed_version([{"metadata": {"name": "nginx"}}, ui]) == "v1.2.0"
+    assert deployed_version([{"metadata": {"name": "ui"}, "spec": {"template": {"spec": {"containers": [
+        {"image": "registry.local:5000/harbor-ui"}]}}}}]) == ""

@@ -301,6 +301,17 @@ def export_objects(kube: Kube, namespace: str) -> dict[str, list[Obj]]:
     return found
 
 
+def deployed_version(deployments: list[Obj]) -> str:
+    """Harbor's version as deployed: the tag of the ui Deployment's image ('' when not found)."""
+    for dep in deployments:
+        if dep["metadata"]["name"] == "ui":
+            for container in dep.get("spec", {}).get("template", {}).get("spec", {}).get("containers", []):
+                image = container.get("image", "")
+                if ":" in image.rsplit("/", 1)[-1]:
+                    return str(image.rsplit(":", 1)[1])
+    return ""
+
+
 def objects_yaml(objects: list[Obj]) -> bytes:
     return yaml.safe_dump_all(objects, sort_keys=True).encode()
 
@@ -345,7 +356,9 @@ def take(*, target: Target, keyring: Keyring, name: str, now: datetime, endpoint
     finally:
         conn.close()
     clock = time.monotonic()
-    for kind, objects in export_objects(kube, namespace).items():
+    exported = export_objects(kube, namespace)
+    manifest.harbor_version = deployed_version(exported.get("Deployment", [])) or harbor_version
+    for kind, objects in exported.items():
         object_name = f"{name}/{KUBE_PREFIX}{kind}.yaml"
         manifest.objects += [f"{kind}/{o['metadata']['name']}" for o in objects]
         manifest.files[object_name] = store.put(target, object_name, io.BytesIO(objects_yaml(objects)), keyring)
