@@ -24,6 +24,7 @@ from ..backup.crypto import Keyring
 from ..backup.manifest import Manifest, backup_name, listing, plan_retention
 from ..backup.target import DirectoryTarget, Target, open_target
 from ..checks import Check, failed, ok
+from ..conditions import ready_and_running
 from ..errors import HarborbookError, RunbookError
 from ..kube import Kube
 from ..params import Params
@@ -282,10 +283,8 @@ def _restore_everything(params: Params, ready: Setup, kube: Kube, manifest: Mani
         objects = configure.manifests(params, generated.value)
         assert objects.value is not None
         out = _from_step("rollout", "apply", rollout.apply_all(kube, objects.value, False))
-        if replace:  # the live pods hold the registry directory that was moved aside: replace them
-            for component in COMPONENTS:
-                for pod in kube.list("v1", "Pod", ns, label_selector=f"name={component}-apps"):
-                    kube.delete("v1", "Pod", pod["metadata"]["name"], ns)
+        if replace:  # running pods may hold the registry directory that was moved aside: replace them
+            out.append(_replace_pods(kube, ns, params.cluster.rollout_timeout))
         ready_result = rollout.wait_ready(kube, ns, COMPONENTS, timeout=params.cluster.rollout_timeout, dry_run=False)
         return out + _from_step("rollout", "ready", ready_result)
 
@@ -309,6 +308,31 @@ def _wait_serving(params: Params, found: list[Check]) -> None:
             found.extend(_from_step("prove", "endpoints", result))
             return
         time.sleep(1.0)
+
+
+def _replace_pods(kube: Kube, namespace: str, timeout: float) -> Check:
+    """Delete every Harbor pod; wait until none of them is left and each component is ready again."""
+    old = {p["metadata"]["name"] for c in COMPONENTS
+           for p in kube.list("v1", "Pod", namespace, label_selector=f"name={c}-apps")}
+    for name in sorted(old):
+        kube.delete("v1", "Pod", name, namespace)
+    wanted = {c: ((kube.get("apps/v1", "Deployment", c, namespace) or {}).get("spec") or {}).get("replicas", 1)
+              for c in COMPONENTS}
+
+    def replaced(objs: dict[str, Any]) -> bool:
+        if old & set(objs):
+            return False
+        fresh = [p for p in objs.values() if ready_and_running(p)]
+        return all(sum(1 for p in fresh if (p["metadata"].get("labels") or {}).get("name") == f"{c}-apps") >= n
+                   for c, n in wanted.items())
+
+    if not replaced({p["metadata"]["name"]: p for p in kube.list("v1", "Pod", namespace)}):
+        try:
+            kube.wait_for("v1", "Pod", namespace, replaced, timeout=timeout)
+        except TimeoutError:
+            return failed("rollout", "pods replaced", f"the pods were not all replaced within {timeout:.0f}s",
+                          "run 04-rollout again: on a timeout it shows why the pods wait")
+    return ok("rollout", "pods replaced", f"{len(old)} pods replaced by ready ones (they now mount the restored tree)")
 
 
 def _prove(params: Params, manifest: Manifest, found: list[Check]) -> None:
