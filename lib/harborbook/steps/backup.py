@@ -188,8 +188,11 @@ def scratch_params(params: Params) -> Params:
         ("namespace", drill.namespace, params.cluster.namespace), ("node_port", drill.node_port, params.harbor.node_port),
         ("database", drill.database, params.database.target.database), ("root", drill.root, params.storage.root))
         if mine == live]
-    if clashes or drill.root.startswith(params.storage.root.rstrip("/") + "/"):
-        raise RunbookError(f"backup.drill uses the live deployment's {', '.join(clashes) or 'root (inside it)'}",
+    live_root = params.storage.root.rstrip("/") + "/"
+    if drill.root.startswith(live_root) or live_root.startswith(drill.root.rstrip("/") + "/"):
+        clashes.append("root (one holds the other)")  # the teardown removes the drill's root, whole
+    if clashes:
+        raise RunbookError(f"backup.drill uses the live deployment's {', '.join(clashes)}",
                            hint="the drill's scratch names must differ from the live ones: it deletes them afterwards")
     host = params.harbor.hostname.rsplit(":", 1)[0] if ":" in params.harbor.hostname else params.harbor.hostname
     return params.model_copy(update={
