@@ -227,8 +227,12 @@ def _which(ready: Setup, which: str) -> str:
     return ready.taken if which == "latest" and ready.taken else restoring.choose(ready.target, which)
 
 
+DRILL_LABEL = "harborbook.io/restore-drill"  # on the drill's namespace: its teardown touches nothing else
+
+
 def _restore_everything(params: Params, ready: Setup, kube: Kube, manifest: Manifest,
-                        found: list[Check], now: datetime, *, registry: Path, replace: bool) -> bool:
+                        found: list[Check], now: datetime, *, registry: Path, replace: bool,
+                        drill: bool = False) -> bool:
     """Tree, database, generated secrets, storage objects, rollout; each part a row (or rows)."""
     ns = params.cluster.namespace
     t = params.database.target
@@ -263,7 +267,10 @@ def _restore_everything(params: Params, ready: Setup, kube: Kube, manifest: Mani
                   if o["metadata"]["name"] == render.STORED_SECRET_NAME]
         if not stored:
             return failed("kubernetes", "generated secrets", f"the backup has no Secret {render.STORED_SECRET_NAME}")
-        kube.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})
+        meta: dict[str, Any] = {"name": ns}
+        if drill:
+            meta["labels"] = {DRILL_LABEL: "true"}
+        kube.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": meta})
         secret = stored[0]
         secret["metadata"] = {**secret["metadata"], "namespace": ns}
         kube.apply(secret)
@@ -272,7 +279,6 @@ def _restore_everything(params: Params, ready: Setup, kube: Kube, manifest: Mani
     def volumes() -> list[Check]:
         out = []
         for fn in (lambda: storage_steps.ensure_directories(params.storage, False),
-                   lambda: storage_steps.ensure_namespace(kube, ns, False),
                    lambda: storage_steps.apply_ceph_secret(kube, params.storage, ns, False),
                    lambda: storage_steps.apply_volumes(kube, params.storage, ns, False),
                    lambda: storage_steps.wait_bound(kube, params.storage, ns, timeout=params.cluster.rollout_timeout,
@@ -358,6 +364,10 @@ def teardown(params: Params, kube: Kube) -> list[Check]:
     """Remove the scratch deployment: objects, volumes, namespace, database, CephFS directory."""
     ns = params.cluster.namespace
     out: list[Check] = []
+    live = kube.get("v1", "Namespace", ns)
+    if live is not None and ((live.get("metadata") or {}).get("labels") or {}).get(DRILL_LABEL) != "true":
+        return [failed("teardown", "namespace", f"namespace {ns} exists and is not a restore drill's (no label "
+                       f"{DRILL_LABEL}): nothing was deleted", "set backup.drill.namespace to a namespace of its own")]
 
     def objects() -> Check:
         for api, kind in (("apps/v1", "Deployment"), ("v1", "Service"), ("v1", "ConfigMap"), ("v1", "Secret"),
@@ -413,10 +423,13 @@ def drill(params: Params, ready: Setup | None, kube: Kube, dry_run: bool, now: d
     clock = time.monotonic()
     TIMINGS.clear()
     before = teardown(scratch, kube)  # what an earlier drill left (kept on failure, or killed)
-    found += [c for c in before if c.failed]
+    if any(c.failed for c in before):  # not ours to clear, or not clearable: restore nothing there
+        refused: StepResult[None] = checks.result("restore drill", [c for c in before if c.failed])
+        refused.summary = f"{name}: the scratch names are not free: " + refused.summary
+        return refused
     try:
         if _restore_everything(scratch, ready, kube, manifest, found, now,
-                               registry=_registry_dir(scratch), replace=True):
+                               registry=_registry_dir(scratch), replace=True, drill=True):
             proving = time.monotonic()
             _prove(scratch, manifest, found)
             TIMINGS["prove"] = round(time.monotonic() - proving, 3)
