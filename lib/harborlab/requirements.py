@@ -42,6 +42,8 @@ PROGRAMS: dict[str, tuple[str, str]] = {
     "/usr/bin/umount": ("mount", "unmounting node roots"),
     "/usr/bin/docker-registry": ("docker-registry", "the registry pods (distribution)"),
     "/usr/sbin/nginx": ("nginx", "the nginx pods"),
+    "/usr/bin/busybox": ("busybox", "busybox pods: sh and the other applets (harborlab.programs.generic)"),
+    "/usr/bin/python3": ("python3-minimal", "python pods and the pause image's sleeper"),
 }
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from leakscan import find_leaks
+from tests.leakscan import find_leaks
 
 from .conftest import ROOT, harborbook, run_dir_of, sandbox_lab
 
