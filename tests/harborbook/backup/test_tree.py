@@ -18,7 +18,7 @@ from harborbook.backup.restore import restore_tree
 from harborbook.backup.target import DirectoryTarget
 from harborbook.errors import RunbookError
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def put_blob(tree: Path, data: bytes) -> str:
