@@ -33,6 +33,7 @@ EXPECTED = [
     "04-rollout",
     "05-verify",
     "06-node-disk-pressure",
+    "07-backup-restore",
 ]
 
 

@@ -10,6 +10,7 @@ from typing import Annotated, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from .backup import Backup
 from .types import (
     DbName,
     DbUser,
@@ -237,6 +238,7 @@ class Params(Section):
     redis: Redis
     verify: Verify = Verify()
     node_pressure: NodePressure = NodePressure()
+    backup: Backup | None = None  # 07-backup-restore
     migrate: "Migrate | None" = None  # 08: an existing single-host Harbor to move in (optional)
 
 

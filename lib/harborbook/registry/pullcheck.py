@@ -13,7 +13,7 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 
-from ..errors import TransportError
+from ..errors import HarborbookError
 from .client import RegistryClient
 from .image import sha256_digest
 
@@ -27,6 +27,7 @@ class TagCheck:
     blobs: int = 0
     bytes: int = 0
     problems: tuple[str, ...] = field(default_factory=tuple)
+    bad_blobs: tuple[str, ...] = field(default_factory=tuple)  # blobs served with other bytes
 
     @property
     def ok(self) -> bool:
@@ -57,7 +58,7 @@ def verify_tag(client: RegistryClient, repository: str, tag: str, manifest_diges
     """Pull ``repository:tag`` with ``client`` and check the digest and every blob's bytes."""
     try:
         pulled = client.pull(repository, tag)
-    except TransportError as exc:
+    except HarborbookError as exc:
         return TagCheck(repository, tag, manifest_digest, problems=(f"pull failed: {exc.message}",))
     except (ValueError, KeyError, TypeError) as exc:
         return TagCheck(repository, tag, manifest_digest, problems=(f"the manifest is unreadable: {exc}",))
@@ -69,15 +70,17 @@ def verify_tag(client: RegistryClient, repository: str, tag: str, manifest_diges
         problems.append(f"Docker-Content-Digest {pulled.header_digest} != the bytes' {served}")
     sizes = _declared_sizes(pulled.manifest)
     total = 0
+    bad = []
     for digest, data in pulled.blobs.items():
         total += len(data)
         got = "sha256:" + hashlib.sha256(data).hexdigest()
         if got != digest:
+            bad.append(digest)
             problems.append(f"blob {digest}: the bytes served hash to {got}")
         elif digest in sizes and sizes[digest] != len(data):
             problems.append(f"blob {digest}: {len(data)} bytes, the manifest says {sizes[digest]}")
     return TagCheck(repository, tag, manifest_digest, served, len(pulled.blobs), total + len(pulled.manifest),
-                    tuple(problems))
+                    tuple(problems), tuple(bad))
 
 
 __all__ = ["TagCheck", "verify_tag", "sha256_digest"]

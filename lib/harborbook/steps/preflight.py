@@ -41,6 +41,14 @@ NEEDED_ACCESS = [
     ("list", "events", "", "04, 06"),
     ("list", "nodes", "", "00, 06"),
     ("get", "nodes/proxy", "", "06"),
+    # 07's restore drill tears its scratch deployment down
+    ("delete", "deployments", "apps", "07"),
+    ("delete", "services", "", "07"),
+    ("delete", "configmaps", "", "07"),
+    ("delete", "secrets", "", "07"),
+    ("delete", "persistentvolumeclaims", "", "07"),
+    ("delete", "persistentvolumes", "", "07"),
+    ("delete", "namespaces", "", "07"),
 ]
 OPTIONAL_ACCESS = {"nodes/proxy"}  # 06 falls back to the kubelet log and a node shell
 

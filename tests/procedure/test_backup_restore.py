@@ -1,0 +1,196 @@
+"""07-backup-restore end to end on the lab: one lab, 00-05 deployed, a few images pushed, then
+backups, drills, faults and a live restore through `harborbook run`, the way an operator runs it."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.leakscan import find_leaks
+
+from harborbook.registry import RegistryClient, build_image
+from harborbook.registry.pullcheck import verify_tag
+
+from .conftest import ROOT, STATE, harborbook, run_dir_of, sandbox_lab
+
+pytestmark = [pytest.mark.lab, pytest.mark.slow]
+IMAGES = [("library/bk-a", "1"), ("library/bk-b", "1"), ("library/bk-b", "2")]
+BACKUPS = STATE / "backups"
+KEY = STATE / "secrets" / "backup-key"
+OUTPUTS: list[str] = []
+
+
+def params(tmp: Path, mode: str = "backup", key: Path = KEY, keep: int = 2, drill: bool = True,
+           extra: str = "") -> Path:
+    text = (ROOT / "params" / "sandbox.yaml").read_text().replace("../.lab/", f"{STATE}/")
+    text += (f"\nbackup:\n  target: {{kind: directory, path: {BACKUPS}}}\n  encryption_key: file:{key}\n"
+             f"  keep: {keep}\n  mode: {mode}\n  restore_drill: {str(drill).lower()}\n{extra}")
+    path = tmp / f"params-{mode}-{time.monotonic_ns()}.yaml"
+    path.write_text(text)
+    return path
+
+
+def run07(tmp: Path, params_file: Path) -> subprocess.CompletedProcess:
+    result = harborbook("run", "07", "--params", str(params_file), "--out", str(tmp / "runs"), timeout=900)
+    OUTPUTS.append(result.stdout + result.stderr)
+    return result
+
+
+def step(result: subprocess.CompletedProcess, name: str) -> dict:
+    data = json.loads((run_dir_of(result.stdout) / "results.json").read_text())
+    return next(s for s in data["runbooks"]["07-backup-restore"]["steps"] if s["name"] == name)
+
+
+def client() -> RegistryClient:
+    return RegistryClient("http://127.0.0.1:31777", "admin", (STATE / "secrets" / "harbor-admin-password").read_text().strip())
+
+
+def complete() -> list[str]:
+    return sorted(p.name for p in BACKUPS.iterdir() if (p / "backup.json").exists()) if BACKUPS.exists() else []
+
+
+@pytest.fixture(scope="module")
+def deployed(tmp_path_factory):
+    with sandbox_lab("article") as lab:
+        out = tmp_path_factory.mktemp("deploy")
+        first = harborbook("run", "00", "01", "02", "03", "04", "05", "--out", str(out / "runs"))
+        assert first.returncode == 0, first.stdout + first.stderr
+        KEY.write_text(base64.b64encode(os.urandom(24)).decode())
+        KEY.chmod(0o600)
+        pushed = {}
+        for i, (repo, tag) in enumerate(IMAGES):
+            image = build_image(f"bk07-{repo}-{tag}-{i}", "2026-01-01T00:00:00Z")
+            pushed[(repo, tag)] = client().push(repo, tag, image)
+        yield lab, pushed
+
+
+def test_backup_then_drill_passes(deployed, tmp_path):
+    _, pushed = deployed
+    result = run07(tmp_path, params(tmp_path))
+    assert result.returncode == 0, result.stdout + result.stderr
+    taken = step(result, "backup")
+    assert taken["status"] == "changed"
+    tags = {(t["repository"], t["tag"]): t["digest"] for t in taken["data"]["tags"]}
+    for key, digest in pushed.items():
+        assert tags[key] == digest
+    drill = step(result, "restore drill")
+    assert drill["status"] == "ok", drill
+    pulled = [c for c in drill["data"]["checks"] if c["check"].startswith("pull ")]
+    assert len(pulled) == len(tags) and all(c["status"] == "ok" for c in pulled)
+    assert any(c["check"].startswith("table ") for c in drill["data"]["checks"])
+    assert len(complete()) == 1
+
+
+def test_wrong_key_fails_clearly(deployed, tmp_path):
+    other = tmp_path / "other-key"
+    other.write_text("not-the-key")
+    result = run07(tmp_path, params(tmp_path, mode="restore-drill", key=other))
+    assert result.returncode != 0
+    text = result.stdout + result.stderr
+    assert "not the key this backup was made with" in text
+    assert "Traceback" not in text
+
+
+def test_a_corrupted_blob_is_caught_by_the_drill_naming_blob_and_tag(deployed, tmp_path):
+    _, pushed = deployed
+    name = complete()[-1]
+    manifest_digest = pushed[("library/bk-a", "1")]
+    # The layer of bk-a:1 (the last blob its manifest references), damaged in the backup.
+    layer = json.loads(client().get_manifest("library/bk-a", "1")[0])["layers"][0]["digest"]
+    hexa = layer.split(":", 1)[1]
+    path = BACKUPS / name / "registry/docker/registry/v2/blobs/sha256" / hexa[:2] / hexa / "data"
+    original = path.read_bytes()
+    damaged = bytearray(original)
+    damaged[len(damaged) // 2] ^= 0xFF
+    path.write_bytes(bytes(damaged))
+    try:
+        result = run07(tmp_path, params(tmp_path, mode="restore-drill"))
+    finally:
+        path.write_bytes(original)
+    assert result.returncode != 0
+    text = result.stdout + result.stderr
+    assert layer in text and "library/bk-a:1" in text, text[-3000:]
+    assert manifest_digest
+
+
+def galera_desync(lab) -> list[str]:
+    import pymysql
+
+    password = (STATE / "secrets" / "galera-admin-password").read_text().strip()
+    out = []
+    for port in (13306, 13307, 13308):
+        conn = pymysql.connect(host="127.0.0.1", port=port, user="harborbook_admin", password=password)
+        with conn.cursor() as cur:
+            cur.execute("SELECT @@GLOBAL.wsrep_desync")
+            out.append(str(cur.fetchone()[0]))
+        conn.close()
+    return out
+
+
+def test_an_interrupted_backup_is_not_complete_and_the_next_run_resumes_it(deployed, tmp_path):
+    lab, _ = deployed
+    before = complete()
+    proc = subprocess.Popen([sys.executable, "-m", "harborbook.cli", "run", "07", "--params",
+                             str(params(tmp_path, drill=False)), "--out", str(tmp_path / "runs")],
+                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            start_new_session=True)
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        partial = [p for p in BACKUPS.iterdir() if p.name not in before and (p / "registry").exists()]
+        if partial:
+            break
+        time.sleep(0.05)
+    else:
+        proc.kill()
+        pytest.fail("the backup never reached the registry tree")
+    os.killpg(proc.pid, signal.SIGINT)
+    OUTPUTS.append(proc.communicate(timeout=120)[0])
+    assert complete() == before, "an interrupted backup must not look complete"
+    assert all(v in ("0", "OFF") for v in galera_desync(lab))
+    assert not list((STATE / "cephfs/apps/harbor-k8s/registry/.snap").iterdir())
+    again = run07(tmp_path, params(tmp_path, drill=False))
+    assert again.returncode == 0, again.stdout + again.stderr
+    taken = step(again, "backup")
+    assert taken["data"]["resumed"] is True
+    assert len(complete()) == len(before) + 1
+
+
+def test_retention_keeps_keep(deployed, tmp_path):
+    while len(complete()) < 3:
+        result = run07(tmp_path, params(tmp_path, drill=False, keep=5))
+        assert result.returncode == 0, result.stdout + result.stderr
+    newest = complete()[-2:]
+    result = run07(tmp_path, params(tmp_path, drill=False, keep=2))
+    assert result.returncode == 0
+    assert complete()[-2:] != newest and len(complete()) == 2  # a new one plus the newest before it
+
+
+def test_restore_after_deleting_a_repository_brings_it_back(deployed, tmp_path):
+    _, pushed = deployed
+    import shutil
+
+    shutil.rmtree(STATE / "cephfs/apps/harbor-k8s/registry/docker/registry/v2/repositories/library/bk-b")
+    assert not verify_tag(client(), "library/bk-b", "1", pushed[("library/bk-b", "1")]).ok
+    result = run07(tmp_path, params(tmp_path, mode="restore", extra="  confirm: true\n"))
+    assert result.returncode == 0, result.stdout + result.stderr
+    for tag in ("1", "2"):
+        check = verify_tag(client(), "library/bk-b", tag, pushed[("library/bk-b", tag)])
+        assert check.ok, check.problems
+    assert list((STATE / "cephfs/apps/harbor-k8s").glob("registry.before-restore-*"))
+
+
+def test_no_secret_in_any_output(deployed, tmp_path_factory):
+    lab, _ = deployed
+    secrets = {p.name: p.read_text().strip() for p in (STATE / "secrets").iterdir() if p.is_file()}
+    base = tmp_path_factory.getbasetemp()
+    leaks = find_leaks(secrets, [p for p in base.iterdir() if p.is_dir()] + [BACKUPS],
+                       {f"console {i}": text for i, text in enumerate(OUTPUTS)})
+    assert leaks == []
