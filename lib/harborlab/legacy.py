@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING
 import pymysql
 
 from harborlab import legacy_ssh, procs
-from harborlab.component import DEGRADED, DOWN, OK, RUNNING, STARTED, StatusRow
+from harborlab.component import DEGRADED, DOWN, OK, StatusRow, up_result
 from harborlab.errors import LabError
 from harborlab.galera import connect
 from harborlab.lab import generate_password
@@ -359,7 +359,7 @@ class LegacyHarbor:
             self.down(lab)
             lab.record(NAME, {"enabled": False, "pid": None})
             return "disabled"
-        was_running = lab.pid(PROCESS) is not None and lab.pid(legacy_ssh.PROCESS) is not None
+        alive_before = sum(lab.pid(name) is not None for name in (PROCESS, legacy_ssh.PROCESS))
         if lab.pid(PROCESS) is None:
             start_registry(lab)
         if lab.pid(legacy_ssh.PROCESS) is None:
@@ -398,7 +398,7 @@ class LegacyHarbor:
             "thaw_command": lab_command(lab, "thaw"),
             "push_command": lab_command(lab, "push", "REPO:TAG"),
         })
-        return RUNNING if was_running else STARTED
+        return up_result(alive_before, 2)
 
     def status(self, lab: "Lab") -> list[StatusRow]:
         record = lab.details.get(NAME) or {}

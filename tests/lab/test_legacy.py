@@ -25,7 +25,7 @@ import pytest
 from click.testing import CliRunner
 
 from harborlab import cli, legacy, procs
-from harborlab.component import DOWN, OK, RUNNING, STARTED
+from harborlab.component import DOWN, OK, REPAIRED, RUNNING, STARTED
 from harborlab.errors import LabError
 from harborlab.lab import Lab, shifted_ports, why_unavailable
 from harborlab.legacy import LegacyHarbor
@@ -342,7 +342,7 @@ def test_up_again_reuses_the_tree_and_restarts_a_dead_registry(legacy_lab):
     assert procs.wait_dead(pid, 5)
     assert registry_row(again).health == DOWN
     third = make_lab(legacy_lab.state)
-    assert third.up()["legacy-harbor"] == STARTED
+    assert third.up()["legacy-harbor"] == REPAIRED  # the registry again, the sshd was alive
     assert third.details["legacy-harbor"]["pushed_last_up"] == 0
     assert sorted((p, p.stat().st_mtime_ns) for p in root.rglob("*") if p.is_file()) == files
     row = registry_row(third)
