@@ -42,6 +42,8 @@ PROGRAMS: dict[str, tuple[str, str]] = {
     "/usr/bin/umount": ("mount", "unmounting node roots"),
     "/usr/bin/docker-registry": ("docker-registry", "the registry pods and the legacy Harbor's registry (distribution)"),
     "/usr/sbin/nginx": ("nginx", "the nginx pods"),
+    "/usr/bin/busybox": ("busybox", "busybox pods: sh and the other applets (harborlab.programs.generic)"),
+    "/usr/bin/python3": ("python3-minimal", "python pods and the pause image's sleeper"),
     "/usr/sbin/sshd": ("openssh-server", "SSH to the legacy Harbor's host"),
     "/usr/bin/ssh-keygen": ("openssh-client", "the legacy host's host and client keys"),
 }
