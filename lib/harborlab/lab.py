@@ -55,6 +55,7 @@ PORTS: dict[str, int] = {
     "redis": 16379,
     "kube-apiserver": 16443,
     "legacy-registry": 15000,
+    "legacy-ssh": 15022,
 }
 
 HOST = "127.0.0.1"

@@ -32,8 +32,8 @@ from typing import TYPE_CHECKING
 
 import pymysql
 
-from harborlab import procs
-from harborlab.component import DEGRADED, DOWN, OK, RUNNING, STARTED, StatusRow
+from harborlab import legacy_ssh, procs
+from harborlab.component import DEGRADED, DOWN, OK, StatusRow, up_result
 from harborlab.errors import LabError
 from harborlab.galera import connect
 from harborlab.lab import generate_password
@@ -348,17 +348,22 @@ class LegacyHarbor:
         return count
 
     def planned_ports(self, lab: "Lab") -> list[int]:
-        return [] if lab.pid(PROCESS) or self.count(lab) == 0 else [lab.ports[PORT]]
+        if self.count(lab) == 0:
+            return []
+        return [lab.ports[port] for port, name in ((PORT, PROCESS), (legacy_ssh.PORT, legacy_ssh.PROCESS))
+                if lab.pid(name) is None]
 
     def up(self, lab: "Lab") -> str:
         count = self.count(lab)
         if count == 0:
-            stop_registry(lab)
+            self.down(lab)
             lab.record(NAME, {"enabled": False, "pid": None})
             return "disabled"
-        was_running = lab.pid(PROCESS) is not None
-        if not was_running:
+        alive_before = sum(lab.pid(name) is not None for name in (PROCESS, legacy_ssh.PROCESS))
+        if lab.pid(PROCESS) is None:
             start_registry(lab)
+        if lab.pid(legacy_ssh.PROCESS) is None:
+            legacy_ssh.start(lab)
         registry = Registry(lab.host, lab.ports[PORT])
         frozen = is_frozen(lab)
         began = time.monotonic()
@@ -388,32 +393,45 @@ class LegacyHarbor:
             **tree,
             "projects": sorted({NEW_PROJECT} | {r.split("/")[0] for r in tree["repositories"]}),
             "users": users,
+            "ssh": legacy_ssh.record(lab, registry_path(lab)),
             "freeze_command": lab_command(lab, "freeze"),
             "thaw_command": lab_command(lab, "thaw"),
             "push_command": lab_command(lab, "push", "REPO:TAG"),
         })
-        return RUNNING if was_running else STARTED
+        return up_result(alive_before, 2)
 
     def status(self, lab: "Lab") -> list[StatusRow]:
+        record = lab.details.get(NAME) or {}
+        if not record.get("enabled") and lab.pid(PROCESS) is None and lab.pid(legacy_ssh.PROCESS) is None:
+            return []  # never started, or --legacy-images 0
+        return [self._registry_row(lab), self._ssh_row(lab)]
+
+    def _ssh_row(self, lab: "Lab") -> StatusRow:
+        pid = lab.pid(legacy_ssh.PROCESS)
+        address = f"{lab.host}:{lab.ports[legacy_ssh.PORT]}"
+        if pid is None:
+            return StatusRow(f"{NAME}-ssh", None, address, DOWN, "not running")
+        said = legacy_ssh.banner(lab.host, lab.ports[legacy_ssh.PORT])
+        return StatusRow(f"{NAME}-ssh", pid, address, OK if said else DEGRADED, said or "no SSH banner")
+
+    def _registry_row(self, lab: "Lab") -> StatusRow:
         pid = lab.pid(PROCESS)
         address = f"{lab.host}:{lab.ports[PORT]}"
-        record = lab.details.get(NAME) or {}
         if pid is None:
-            if not record.get("enabled"):
-                return []  # never started, or --legacy-images 0
-            return [StatusRow(NAME, None, address, DOWN, "not running")]
+            return StatusRow(NAME, None, address, DOWN, "not running")
         registry = Registry(lab.host, lab.ports[PORT], timeout=5)
         try:
             answer = registry.ping()
         except OSError as exc:
-            return [StatusRow(NAME, pid, address, DEGRADED, f"GET /v2/ failed: {exc}")]
+            return StatusRow(NAME, pid, address, DEGRADED, f"GET /v2/ failed: {exc}")
         finally:
             registry.close()
         mode = "read-only" if is_frozen(lab) else "read-write"
         good = answer == 200
-        return [StatusRow(NAME, pid, address, OK if good else DEGRADED, f"GET /v2/ {answer}, {mode}")]
+        return StatusRow(NAME, pid, address, OK if good else DEGRADED, f"GET /v2/ {answer}, {mode}")
 
     def down(self, lab: "Lab") -> None:
+        lab.stop(legacy_ssh.PROCESS)
         stop_registry(lab)
 
 

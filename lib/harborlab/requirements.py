@@ -44,6 +44,8 @@ PROGRAMS: dict[str, tuple[str, str]] = {
     "/usr/sbin/nginx": ("nginx", "the nginx pods"),
     "/usr/bin/busybox": ("busybox", "busybox pods: sh and the other applets (harborlab.programs.generic)"),
     "/usr/bin/python3": ("python3-minimal", "python pods and the pause image's sleeper"),
+    "/usr/sbin/sshd": ("openssh-server", "SSH to the legacy Harbor's host"),
+    "/usr/bin/ssh-keygen": ("openssh-client", "the legacy host's host and client keys"),
 }
 
 

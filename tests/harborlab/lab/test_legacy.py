@@ -15,6 +15,7 @@ import os
 import shutil
 import signal
 import stat
+import subprocess
 import tempfile
 import time
 from pathlib import Path
@@ -24,7 +25,7 @@ import pytest
 from click.testing import CliRunner
 
 from harborlab import cli, legacy, procs
-from harborlab.component import DOWN, OK, RUNNING, STARTED
+from harborlab.component import DOWN, OK, REPAIRED, RUNNING, STARTED
 from harborlab.errors import LabError
 from harborlab.lab import Lab, shifted_ports, why_unavailable
 from harborlab.legacy import LegacyHarbor
@@ -71,6 +72,19 @@ def source_rows(lab: Lab, sql: str, args=()):
             return cur.fetchall()
     finally:
         conn.close()
+
+
+def registry_row(lab: Lab):
+    return next(row for row in LegacyHarbor().status(lab) if row.component == "legacy-harbor")
+
+
+def ssh(lab: Lab, *command: str, key: str | None = None, extra: tuple = ()) -> subprocess.CompletedProcess:
+    info = lab.details["legacy-harbor"]["ssh"]
+    argv = ["ssh", "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=yes", "-o", "ConnectTimeout=10",
+            "-o", f"UserKnownHostsFile={info['known_hosts']}", "-o", "GlobalKnownHostsFile=/dev/null",
+            "-o", "IdentitiesOnly=yes", "-i", key or info["key_file"], *extra,
+            "-p", str(info["port"]), f"{info['user']}@{info['host']}", "--", *command]
+    return subprocess.run(argv, capture_output=True, text=True, timeout=30)
 
 
 def tree_problems(root: Path) -> list[str]:
@@ -206,6 +220,38 @@ def test_lab_json_describes_the_legacy_harbor(legacy_lab):
         assert Path(user["password_file"]).read_text().strip() not in text
 
 
+def test_status_probes_the_registry_and_the_sshd(legacy_lab):
+    rows = {row.component: row for row in LegacyHarbor().status(legacy_lab)}
+    assert rows["legacy-harbor"].health == OK and rows["legacy-harbor"].detail == "GET /v2/ 200, read-write"
+    assert rows["legacy-harbor-ssh"].health == OK and rows["legacy-harbor-ssh"].detail.startswith("SSH-2.0-OpenSSH")
+
+
+def test_the_tree_is_reachable_over_ssh_with_the_lab_key(legacy_lab):
+    info = legacy_lab.details["legacy-harbor"]["ssh"]
+    root = legacy.registry_path(legacy_lab)
+    assert info["url"] == f"ssh://root@127.0.0.1:{legacy_lab.ports['legacy-ssh']}{root}"
+    assert Path(info["key_file"]) == legacy_lab.state / "secrets" / "legacy-ssh-key"
+    assert stat.S_IMODE(Path(info["key_file"]).stat().st_mode) == 0o600
+    digest, size = next(iter(legacy.read_tree(root)["blobs"].items()))
+    blob = root / "docker/registry/v2/blobs/sha256" / digest[7:9] / digest[7:] / "data"
+    done = ssh(legacy_lab, "sha256sum", str(blob))
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split()[0] == digest[7:]
+    listed = ssh(legacy_lab, "ls", str(root / "docker/registry/v2/repositories/library"))
+    assert "busybox" in listed.stdout.split()
+
+
+def test_ssh_refuses_another_key_and_passwords(legacy_lab, tmp_path):
+    other = tmp_path / "other-key"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(other)], check=True, timeout=30)
+    refused = ssh(legacy_lab, "true", key=str(other))
+    assert refused.returncode == 255 and "Permission denied (publickey)" in refused.stderr
+    # The server offers public keys only: asking for a password gets the same answer.
+    by_password = ssh(legacy_lab, "true", key=str(other),
+                      extra=("-o", "PreferredAuthentications=password,keyboard-interactive"))
+    assert by_password.returncode == 255 and "Permission denied (publickey)" in by_password.stderr
+
+
 def test_push_adds_a_tag_and_a_row(legacy_lab):
     result = legacy.push(legacy_lab, "library/between:1.0", 20000)
     assert result["row_added"] and result["previous"] is None
@@ -269,7 +315,7 @@ def test_freeze_refuses_writes_with_distributions_read_only_answer_and_serves_re
         layer = json.loads(body)["layers"][0]["digest"]
         assert "sha256:" + hashlib.sha256(registry.get_blob(repo, layer)).hexdigest() == layer
         assert legacy.read_tree(legacy.registry_path(legacy_lab)) == before
-        (row,) = LegacyHarbor().status(legacy_lab)
+        row = registry_row(legacy_lab)
         assert row.health == OK and "read-only" in row.detail
     finally:
         legacy.set_frozen(legacy_lab, False)
@@ -294,13 +340,12 @@ def test_up_again_reuses_the_tree_and_restarts_a_dead_registry(legacy_lab):
 
     os.kill(pid, signal.SIGKILL)  # our own child, by its pid
     assert procs.wait_dead(pid, 5)
-    (row,) = LegacyHarbor().status(again)
-    assert row.health == DOWN
+    assert registry_row(again).health == DOWN
     third = make_lab(legacy_lab.state)
-    assert third.up()["legacy-harbor"] == STARTED
+    assert third.up()["legacy-harbor"] == REPAIRED  # the registry again, the sshd was alive
     assert third.details["legacy-harbor"]["pushed_last_up"] == 0
     assert sorted((p, p.stat().st_mtime_ns) for p in root.rglob("*") if p.is_file()) == files
-    (row,) = LegacyHarbor().status(third)
+    row = registry_row(third)
     assert row.health == OK and row.pid != pid
 
 
@@ -312,6 +357,6 @@ def test_legacy_down_leaves_nothing_running(legacy_lab):
     assert legacy_lab.pid("legacy-registry") is None and legacy_lab.pid("harbor-db") is None
     assert not procs.conflicts(procs.listeners(), port, "127.0.0.1")
     assert not procs.alive(pid)
-    (row,) = LegacyHarbor().status(legacy_lab)
-    assert row.health == DOWN
+    assert [row.health for row in LegacyHarbor().status(legacy_lab)] == [DOWN, DOWN]
+    assert not procs.conflicts(procs.listeners(), legacy_lab.ports["legacy-ssh"], "127.0.0.1")
     assert legacy.registry_path(legacy_lab).is_dir()  # the tree stays for the next up

@@ -137,3 +137,60 @@ def test_read_tree_finds_nested_repositories_tags_and_blobs(tmp_path):
     assert tree["tags"] == {"library/a": {"1.0": digest}, "p/sub/b": {"latest": digest}}
     assert tree["blobs"] == {digest: 5}
     assert legacy.read_tree(tmp_path / "nothing") == {"tags": {}, "blobs": {}}
+
+
+def test_cli_up_plumbs_legacy_images(monkeypatch, tmp_path):
+    import os
+
+    from click.testing import CliRunner
+
+    from harborlab import cli
+
+    seen = {}
+
+    class Recorder:
+        timings: dict = {}
+
+        def __init__(self, state, profile, **options):
+            seen.update(options)
+
+        def up(self):
+            return {}
+
+    monkeypatch.setattr(os, "geteuid", lambda: 0)
+    monkeypatch.setattr(cli, "Lab", Recorder)
+    runner = CliRunner()
+    assert runner.invoke(cli.lab, ["up", "--state", str(tmp_path)]).exit_code == 0
+    assert seen["legacy_images"] == legacy.DEFAULT_IMAGES
+    assert runner.invoke(cli.lab, ["up", "--state", str(tmp_path), "--legacy-images", "0"]).exit_code == 0
+    assert seen["legacy_images"] == 0
+
+
+def test_zero_images_disables_the_legacy_harbor(tmp_path):
+    from harborlab.lab import Lab
+
+    lab = Lab(tmp_path, legacy_images=0)
+    component = legacy.LegacyHarbor()
+    assert component.planned_ports(lab) == []
+    assert component.up(lab) == "disabled"
+    assert lab.details["legacy-harbor"]["enabled"] is False
+    assert component.status(lab) == []  # nothing to probe: not a failure
+    assert not legacy.registry_path(lab).exists()
+    with pytest.raises(LabError, match="0 or more"):
+        legacy.LegacyHarbor().count(Lab(tmp_path, legacy_images=-1))
+
+
+def test_legacy_commands_without_a_lab_say_so(tmp_path):
+    from click.testing import CliRunner
+
+    from harborlab import cli
+
+    runner = CliRunner()
+    for words in (["push", "library/x:1"], ["freeze"], ["thaw"], ["status"]):
+        done = runner.invoke(cli.lab, ["legacy", *words, "--state", str(tmp_path)])
+        assert done.exit_code == 1 and "no lab in" in done.output and "Traceback" not in done.output
+    (tmp_path / "lab.json").write_text("{}")
+    done = runner.invoke(cli.lab, ["legacy", "freeze", "--state", str(tmp_path)])
+    assert done.exit_code == 1 and "not running" in done.output
+    done = runner.invoke(cli.lab, ["legacy", "push", "nocolon", "--state", str(tmp_path)])
+    assert done.exit_code == 1 and "not a REPO:TAG reference" in done.output
