@@ -68,7 +68,7 @@ def shifted_ports(offset: int) -> dict[str, int]:
 
 # Secrets no lab service uses but params/sandbox.yaml references: in a real
 # environment the operator chooses them; here the lab invents them once (0600).
-OPERATOR_SECRETS = ("harbor-admin-password", "harbor-db-user-password")
+OPERATOR_SECRETS = ("harbor-admin-password", "harbor-db-user-password", "backup-key")
 
 DEFAULT_OPTIONS: dict = {"access_log_rows": 300, "synthetic_nodes": 0, "legacy_images": 24}
 

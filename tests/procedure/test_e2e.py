@@ -41,7 +41,7 @@ def test_the_whole_procedure_twice(profile, tmp_path):
         assert first.returncode == 0, first.stdout + first.stderr
         run1 = run_dir_of(first.stdout)
         done = steps(run1)
-        # Every runbook ran (07 and 08 skip without their sections: the sandbox has neither).
+        # Every runbook ran (08 skips without a migrate section: the sandbox has none).
         assert len({name for name, *_ in done}) == len(list((ROOT / "runbooks").glob("[0-9][0-9]-*.ipynb")))
         assert [s for s in done if s[2] not in GOOD] == [] or all(s[2] == "warning" for s in done if s[2] not in GOOD)
         assert not [s for s in done if s[2] == "failed"]
