@@ -47,6 +47,10 @@ CEPH_SETTINGS = {
     "osd pool default size": "1",
     "osd pool default min size": "1",
     "osd pool default pg autoscale mode": "off",
+    # Pools created without a pg count (radosgw creates seven) get 8 PGs, not
+    # 32 each: fewer PGs to peer on the one OSD, far below mon max pg per osd.
+    "osd pool default pg num": "8",
+    "osd pool default pgp num": "8",
     "osd crush chooseleaf type": "0",
     "mon allow pool size one": "true",
     "mon allow pool delete": "true",

@@ -54,6 +54,7 @@ PORTS: dict[str, int] = {
     "harbor-db": 13316,
     "redis": 16379,
     "kube-apiserver": 16443,
+    "radosgw": 17480,
 }
 
 HOST = "127.0.0.1"
@@ -102,10 +103,12 @@ def default_components() -> list[Component]:
     from harborlab.kube.component import KubeApiServer
     from harborlab.nodes import NodeRoots
     from harborlab.redisd import Redis
+    from harborlab.rgw import Radosgw
     from harborlab.sourcedb import SourceDb
 
     # The node roots come before the API server: its kubelet simulators live on them.
-    return [Ceph(), Galera(), SourceDb(), Redis(), NodeRoots(), KubeApiServer()]
+    # radosgw (the S3 backup target) stores its objects in the Ceph cluster, so it follows Ceph.
+    return [Ceph(), Radosgw(), Galera(), SourceDb(), Redis(), NodeRoots(), KubeApiServer()]
 
 
 class Lab:
