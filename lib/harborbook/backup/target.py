@@ -1,0 +1,19 @@
+"""Where backups are stored, behind one small interface (the lead's protocol for issue #17).
+
+Only the Protocol lives here on this branch; the directory target is written beside it on
+another branch. Objects are named with "/"-separated paths. A writer is a stream: the object
+appears under its name only when the ``with`` block exits cleanly.
+"""
+
+from __future__ import annotations
+
+from typing import BinaryIO, ContextManager, Protocol
+
+
+class Target(Protocol):
+    def describe(self) -> str: ...
+    def names(self, prefix: str = "") -> list[str]: ...
+    def size(self, name: str) -> int | None: ...
+    def writer(self, name: str) -> ContextManager[BinaryIO]: ...
+    def reader(self, name: str) -> ContextManager[BinaryIO]: ...
+    def delete(self, name: str) -> None: ...
