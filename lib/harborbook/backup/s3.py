@@ -236,7 +236,11 @@ class _UploadSink(io.BufferedIOBase):
         self._buffer += view
         size = self._target.part_size
         while len(self._buffer) >= size:
-            self._send_part(bytes(self._buffer[:size]))
+            # One copy of the part (a bytearray slice would make a second one).
+            with memoryview(self._buffer) as whole:
+                part = bytes(whole[:size])
+            self._send_part(part)
+            del part  # freed before the buffer is trimmed: at most one part and the buffer live
             del self._buffer[:size]
         return len(view)
 
