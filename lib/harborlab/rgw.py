@@ -124,8 +124,10 @@ class Radosgw:
 
     def _serving(self, lab: "Lab") -> bool:
         """Any S3 answer at all (the anonymous bucket list): the gateway is up and listening."""
+        # No proxy from the environment: the gateway is on this host's loopback.
+        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
         try:
-            with urllib.request.urlopen(self.endpoint(lab) + "/", timeout=2) as response:
+            with opener.open(self.endpoint(lab) + "/", timeout=2) as response:
                 return response.status == 200
         except urllib.error.HTTPError:
             return True  # an S3 error document is still radosgw answering
