@@ -169,3 +169,26 @@ def test_an_unreachable_endpoint_is_unavailable_and_never_shows_the_secret(caplo
     assert "127.0.0.1:9" in shown
     assert SECRET not in shown and SECRET not in caplog.text
     assert err.value.__suppress_context__  # the client's own exception is not printed with ours
+
+
+def test_the_writer_holds_about_one_part_however_large_the_object(s3):
+    import tracemalloc
+
+    t, stub = s3
+    key = {"Bucket": "harbor-backups", "Key": "lab/big"}
+    stub.add_response("create_multipart_upload", {"UploadId": "u1"}, key)
+    for number in range(1, 5):
+        stub.add_response("upload_part", {"ETag": f'"e{number}"'},
+                          {**key, "UploadId": "u1", "PartNumber": number, "Body": ANY})
+    stub.add_response("complete_multipart_upload", {}, {**key, "UploadId": "u1", "MultipartUpload": ANY})
+    block = b"z" * (1 << 20)
+    tracemalloc.start()
+    try:
+        with t.writer("big") as sink:
+            for _ in range(4 * MIN_PART_SIZE // len(block)):
+                sink.write(block)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    # The buffer (a part plus one write) and the part being sent: 11 MiB for a 20 MiB object.
+    assert peak < 2 * MIN_PART_SIZE + 2 * len(block), peak
