@@ -19,4 +19,4 @@ def sandbox_text() -> str:
     return (ROOT / "params" / "sandbox.yaml").read_text()
 
 
-pytest_plugins = ["pytester", "no_silent_skips"]
+pytest_plugins = ["pytester", "tests.no_silent_skips"]

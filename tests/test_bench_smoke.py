@@ -154,6 +154,7 @@ def test_peak_sampler_measures_each_process_of_the_tree(code, floor_mb, ceiling_
 
 # -- smoke runs -----------------------------------------------------------------------------------
 
+@pytest.mark.emulator
 @pytest.mark.slow
 def test_fleet_scan_smoke(capsys):
     assert fleet_scan.main(["--nodes", "5", "--runs", "1", "--concurrency", "4"]) == 0
@@ -162,6 +163,7 @@ def test_fleet_scan_smoke(capsys):
     assert float(row[1]) > 0 and float(row[2]) > 0
 
 
+@pytest.mark.emulator
 @pytest.mark.slow
 def test_kube_api_smoke(capsys):
     assert kube_api.main(["--nodes", "10", "--watches", "3", "--runs", "1"]) == 0

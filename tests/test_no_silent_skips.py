@@ -16,7 +16,7 @@ def test_needs_the_lab():
 def test_in_ci_a_missing_program_fails_the_test(pytester, monkeypatch):
     monkeypatch.setenv("CI", "1")
     pytester.makepyfile(LAB_TEST)
-    result = pytester.runpytest_inprocess("-p", "no_silent_skips")
+    result = pytester.runpytest_inprocess("-p", "tests.no_silent_skips")
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*cannot run in CI*missing programs: docker-registry*"])
 
@@ -24,6 +24,6 @@ def test_in_ci_a_missing_program_fails_the_test(pytester, monkeypatch):
 def test_outside_ci_it_skips_with_the_reason(pytester, monkeypatch):
     monkeypatch.delenv("CI", raising=False)
     pytester.makepyfile(LAB_TEST)
-    result = pytester.runpytest_inprocess("-p", "no_silent_skips", "-rs")
+    result = pytester.runpytest_inprocess("-p", "tests.no_silent_skips", "-rs")
     result.assert_outcomes(skipped=1)
     result.stdout.fnmatch_lines(["*missing programs: docker-registry*"])

@@ -19,7 +19,7 @@ import pytest
 from harborbook import programs as product
 from harborlab import requirements as lab
 
-import suite_programs as suite
+from tests import suite_programs as suite
 
 ROOT = Path(__file__).resolve().parents[1]
 LISTS = [

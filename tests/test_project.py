@@ -75,6 +75,13 @@ def test_the_import_contracts_catch_a_violation(tmp_path):
     assert reverse.returncode != 0 and "harborbook never imports harborlab" in reverse.stdout, reverse.stdout
 
 
+def test_harborbook_does_not_import_harborlab():
+    """At run time too (import-linter reads the source; this imports it)."""
+    code = "import sys, harborbook, harborbook.errors; print([m for m in sys.modules if m.startswith('harborlab')])"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+
 def notebooks() -> list[Path]:
     return sorted((ROOT / "runbooks").glob("*.ipynb")) + sorted((ROOT / "tests" / "fixtures" / "runbooks").glob("*.ipynb"))
 

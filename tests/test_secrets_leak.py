@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from leakscan import find_leaks
+from tests.leakscan import find_leaks
 
 FIXTURES = Path(__file__).parent / "fixtures" / "runbooks"
 pytestmark = pytest.mark.slow

@@ -30,6 +30,8 @@ EXIT_UNHEALTHY = 3
 # Add a row here (e.g. for a new emulator knob) and its value flows into Lab.options.
 UP_OPTIONS: list[tuple[str, str, type, object, str]] = [
     ("--access-log-rows", "access_log_rows", int, 300, "access_log rows in the source harbor_db (benchmarks: millions)"),
+    ("--legacy-images", "legacy_images", int, 24,
+     "tagged images in the lab's legacy single-host Harbor (runbook 08's source; 0: none)"),
     ("--synthetic-nodes", "synthetic_nodes", int, 0, "extra synthetic nodes for the Kubernetes emulator"),
     ("--kubelet-housekeeping", "kubelet_housekeeping", float, 10.0, "seconds between the lab kubelets' eviction checks"),
     ("--kubelet-transition", "kubelet_transition", float, None,
@@ -75,6 +77,12 @@ def _register_scenario() -> None:
     from harborlab.scenario_cli import scenario
 
     lab.add_command(scenario)
+
+
+def _register_legacy() -> None:
+    from harborlab.legacy_cli import legacy
+
+    lab.add_command(legacy)
 
 
 def _up_command(func):
@@ -133,3 +141,4 @@ def down(state: Path, purge: bool) -> None:
 
 
 _register_scenario()
+_register_legacy()

@@ -98,9 +98,28 @@ TABLE: tuple[Image, ...] = (
     # (src/adminserver/systemcfg/systemcfg.go defaultKeyPath); no config file.
     Image("vmware/harbor-adminserver", ("v1.2.0",), ("/harbor/harbor_adminserver",), (), None,
           ("/etc/adminserver/key",), "make/photon/adminserver/Dockerfile; systemcfg.go"),
-    # Docker Hub library/busybox: CMD ["sh"]; the lab's test pods use it. No config.
-    Image("busybox", ("latest", "1.36", "1.36.1"), (), ("sh",), None, (), "docker-library busybox Dockerfile"),
+    # -- generic images, any tag (ANY_TAG): the images tutorials and test suites use. Each runs as a
+    # host program (harborlab.programs.generic says which). ENTRYPOINT/CMD are those of the images'
+    # published configs (Docker Hub `docker image inspect`, .Config.Entrypoint/.Cmd), which the
+    # docker-library Dockerfiles set; they have been the same for every tag in use.
+    # library/busybox: `CMD ["sh"]` (docker-library/busybox Dockerfile-builder template).
+    Image("busybox", ("*",), (), ("sh",), None, (), "Docker Hub library/busybox config: Cmd [sh]"),
+    # library/nginx: `ENTRYPOINT ["/docker-entrypoint.sh"]`, `CMD ["nginx", "-g", "daemon off;"]`
+    # (nginxinc/docker-nginx mainline/debian/Dockerfile); nginx built with --prefix=/etc/nginx
+    # --conf-path=/etc/nginx/nginx.conf, so -c is read as _nginx_reads does.
+    Image("nginx", ("*",), ("/docker-entrypoint.sh",), ("nginx", "-g", "daemon off;"), _nginx_reads, (),
+          "Docker Hub library/nginx config; nginxinc/docker-nginx Dockerfile"),
+    # library/python (3.x): `CMD ["python3"]` (docker-library/python Dockerfile-linux.template).
+    Image("python", ("*",), (), ("python3",), None, (), "Docker Hub library/python config: Cmd [python3]"),
+    # library/ubuntu: `CMD ["/bin/bash"]` (the rootfs Dockerfile of docker-library/official-images' ubuntu).
+    Image("ubuntu", ("*",), (), ("/bin/bash",), None, (), "Docker Hub library/ubuntu config: Cmd [/bin/bash]"),
+    # kubernetes/kubernetes build/pause/Dockerfile: `ENTRYPOINT ["/pause"]`, no CMD; the same image
+    # under its old registry name too.
+    Image("registry.k8s.io/pause", ("*",), ("/pause",), (), None, (), "kubernetes build/pause/Dockerfile"),
+    Image("k8s.gcr.io/pause", ("*",), ("/pause",), (), None, (), "kubernetes build/pause/Dockerfile"),
 )
+
+ANY_TAG = "*"   # a row for every tag (and digest) of its repository
 
 # distribution/reference ParseNormalizedNamed: docker.io (and its old alias index.docker.io) is
 # the default domain, "library/" the default namespace of one-component names; TagNameOnly adds
@@ -123,17 +142,37 @@ def normalize(ref: str) -> str:
     return ref
 
 
-_BY_REF = {ref: image for image in TABLE for ref in image.refs()}
+_BY_REF = {ref: image for image in TABLE for ref in image.refs() if ANY_TAG not in image.tags}
+_ANY_TAG = {image.repository: image for image in TABLE if ANY_TAG in image.tags}
+
+
+def repository_of(ref: str) -> str:
+    """``busybox:1.36`` / ``busybox@sha256:...`` / ``host:5000/x:y`` -> the repository part."""
+    ref = normalize(ref)
+    if "@" in ref:
+        ref = ref.split("@", 1)[0]
+    head, _, last = ref.rpartition("/")
+    if ":" in last:
+        last = last.rsplit(":", 1)[0]
+    return f"{head}/{last}" if head else last
 
 
 def lookup(ref: str) -> Image | None:
     """The row of an image reference, or None when the lab does not have that image."""
-    return _BY_REF.get(normalize(ref))
+    return _BY_REF.get(normalize(ref)) or _ANY_TAG.get(repository_of(ref))
+
+
+def is_generic(image: Image | None) -> bool:
+    """Whether ``image`` is one of the generic images (any tag) rather than a Harbor image."""
+    return image is not None and ANY_TAG in image.tags
 
 
 def container_argv(image: Image, container: Mapping) -> list[str]:
     """What the runtime executes: ``command`` replaces ENTRYPOINT (and drops CMD), ``args``
     replaces CMD (kubernetes.io "Define a Command and Arguments for a Container")."""
+    # The four cases of that page: command and args -> both (image's ENTRYPOINT and CMD ignored);
+    # command alone -> command (CMD ignored too); args alone -> ENTRYPOINT + args; neither -> the
+    # image's ENTRYPOINT + CMD. An empty list counts as not given (the CRI runtime's len() == 0).
     command, args = container.get("command"), container.get("args")
     if command:
         return [*command, *(args or [])]
@@ -156,4 +195,5 @@ def config_path(container: Mapping, env: Env | None = None) -> str | None:
     return image.reads(argv, env)
 
 
-__all__ = ["TABLE", "Image", "config_path", "container_argv", "lookup", "normalize"]
+__all__ = ["ANY_TAG", "TABLE", "Image", "config_path", "container_argv", "is_generic", "lookup", "normalize",
+           "repository_of"]

@@ -55,6 +55,7 @@ PORTS: dict[str, int] = {
     "redis": 16379,
     "kube-apiserver": 16443,
     "radosgw": 17480,
+    "legacy-registry": 15000,
 }
 
 HOST = "127.0.0.1"
@@ -69,7 +70,7 @@ def shifted_ports(offset: int) -> dict[str, int]:
 # environment the operator chooses them; here the lab invents them once (0600).
 OPERATOR_SECRETS = ("harbor-admin-password", "harbor-db-user-password")
 
-DEFAULT_OPTIONS: dict = {"access_log_rows": 300, "synthetic_nodes": 0}
+DEFAULT_OPTIONS: dict = {"access_log_rows": 300, "synthetic_nodes": 0, "legacy_images": 24}
 
 
 def check_root(euid: int) -> None:
@@ -101,14 +102,16 @@ def default_components() -> list[Component]:
     from harborlab.ceph import Ceph
     from harborlab.galera import Galera
     from harborlab.kube.component import KubeApiServer
+    from harborlab.legacy import LegacyHarbor
     from harborlab.nodes import NodeRoots
     from harborlab.redisd import Redis
     from harborlab.rgw import Radosgw
     from harborlab.sourcedb import SourceDb
 
     # The node roots come before the API server: its kubelet simulators live on them.
+    # The legacy Harbor writes its rows into the source database: after it.
     # radosgw (the S3 backup target) stores its objects in the Ceph cluster, so it follows Ceph.
-    return [Ceph(), Radosgw(), Galera(), SourceDb(), Redis(), NodeRoots(), KubeApiServer()]
+    return [Ceph(), Radosgw(), Galera(), SourceDb(), LegacyHarbor(), Redis(), NodeRoots(), KubeApiServer()]
 
 
 class Lab:

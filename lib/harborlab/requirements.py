@@ -42,8 +42,10 @@ PROGRAMS: dict[str, tuple[str, str]] = {
     "/usr/sbin/mkfs.ext4": ("e2fsprogs", "each lab node's root filesystem"),
     "/usr/bin/mount": ("mount", "loop and bind mounts of the node roots"),
     "/usr/bin/umount": ("mount", "unmounting node roots"),
-    "/usr/bin/docker-registry": ("docker-registry", "the registry pods (distribution)"),
+    "/usr/bin/docker-registry": ("docker-registry", "the registry pods and the legacy Harbor's registry (distribution)"),
     "/usr/sbin/nginx": ("nginx", "the nginx pods"),
+    "/usr/bin/busybox": ("busybox", "busybox pods: sh and the other applets (harborlab.programs.generic)"),
+    "/usr/bin/python3": ("python3-minimal", "python pods and the pause image's sleeper"),
 }
 
 

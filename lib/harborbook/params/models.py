@@ -237,3 +237,9 @@ class Params(Section):
     redis: Redis
     verify: Verify = Verify()
     node_pressure: NodePressure = NodePressure()
+    migrate: "Migrate | None" = None  # 08: an existing single-host Harbor to move in (optional)
+
+
+from .migrate import Migrate  # noqa: E402  (migrate builds on this module's sections)
+
+Params.model_rebuild()

@@ -128,12 +128,15 @@ def _record(conn: Any, target: str, fingerprint: str) -> None:
         cur.execute(f"REPLACE INTO `{META_DB}`.migrations VALUES (%s, %s, UTC_TIMESTAMP())", (target, fingerprint))
 
 
-def migrate(database: Database, artifact: Path, dry_run: bool, now: datetime | None = None) -> StepResult[None]:
+def migrate(database: Database, artifact: Path, dry_run: bool, now: datetime | None = None, *,
+            keep_migrated: bool = False) -> StepResult[None]:
     """Dump, rename, import into staging, verify, swap atomically; keep a gzip dump.
 
     Once Harbor runs, it writes to the target (logins, pushes): a re-run must not mistake that
     for a different database. The migration is therefore recorded (source fingerprint) in
-    `harborbook_meta`; the same source already migrated is `unchanged`.
+    `harborbook_meta`; the same source already migrated is `unchanged`. ``keep_migrated`` keeps
+    that rule even with ``replace`` (08: replace what 02 put there, but never re-replace the
+    database Harbor has been writing to since the same source was moved in).
     """
     from tqdm.auto import tqdm
 
@@ -141,7 +144,8 @@ def migrate(database: Database, artifact: Path, dry_run: bool, now: datetime | N
     fingerprint = source_fingerprint(database)
     with _connected(t) as (conn, info, _):
         marker = _marker(conn, t.database)
-        if marker and marker[0] == fingerprint and not database.replace and db.load.server_tables(conn, t.database):
+        if (marker and marker[0] == fingerprint and (keep_migrated or not database.replace)
+                and db.load.server_tables(conn, t.database)):
             return StepResult("migrate", Status.UNCHANGED,
                               f"{t.database} was migrated from this same source on {marker[1]} UTC; Harbor has "
                               "written to it since, so it is left alone (database.replace: true to start over)",

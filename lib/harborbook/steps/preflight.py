@@ -27,6 +27,7 @@ COLUMNS = checks.COLUMNS
 NEEDED_ACCESS = [
     ("get", "namespaces", "", "01"),
     ("create", "namespaces", "", "01"),
+    ("patch", "namespaces", "", "01"),      # 01 applies it server-side (PATCH)
     ("patch", "secrets", "", "01, 03, 04"),
     ("patch", "configmaps", "", "04"),
     ("patch", "services", "", "04"),

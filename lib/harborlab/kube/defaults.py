@@ -153,6 +153,18 @@ def _job(obj: dict) -> None:
     spec.setdefault("suspend", False)
 
 
+def _cronjob(obj: dict) -> None:
+    # SetDefaults_CronJob (pkg/apis/batch/v1/defaults.go); the job template gets its pod spec's
+    # defaults only (SetDefaults_Job is for Job objects: completions etc. come when the Job is made).
+    spec = obj.setdefault("spec", {})
+    spec.setdefault("concurrencyPolicy", "Allow")
+    spec.setdefault("suspend", False)
+    spec.setdefault("successfulJobsHistoryLimit", 3)
+    spec.setdefault("failedJobsHistoryLimit", 1)
+    job_spec = spec.setdefault("jobTemplate", {}).setdefault("spec", {})
+    pod_spec(job_spec.setdefault("template", {}).setdefault("spec", {}))
+
+
 def _pdb(obj: dict) -> None:
     status = obj.setdefault("status", {})
     for key in ("disruptionsAllowed", "currentHealthy", "desiredHealthy", "expectedPods"):
@@ -161,7 +173,7 @@ def _pdb(obj: dict) -> None:
 
 DEFAULTERS: dict[str, Callable[[dict], None]] = {
     "PodDisruptionBudget": _pdb, "StatefulSet": _statefulset, "DaemonSet": _daemonset, "Job": _job,
-    "Pod": _pod, "Deployment": _deployment, "ReplicaSet": _template_owner,
+    "CronJob": _cronjob, "Pod": _pod, "Deployment": _deployment, "ReplicaSet": _template_owner,
     "ReplicationController": _rc, "Service": _service, "PersistentVolume": _pv,
     "PersistentVolumeClaim": _pvc, "Namespace": _namespace, "Secret": _secret,
 }

@@ -42,6 +42,15 @@ def protocols_for(minor: tuple[int, int]) -> tuple[str, ...]:
 STDIN, STDOUT, STDERR, ERROR, CLOSE = 0, 1, 2, 3, 255
 
 
+class ExecRefused(Exception):
+    """Raised by an agent's ``exec_argv`` when the container's runtime would refuse the command
+    (no such program, a stopped container): the message is the runtime's."""
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
 def host_mount_of_root(pod: dict, container: str) -> str | None:
     """Where ``container`` mounts a ``hostPath: /`` volume (``/host`` for kubectl debug node)."""
     volumes = {v["name"] for v in pod["spec"].get("volumes") or []
@@ -86,9 +95,14 @@ async def handle_exec(server: "ApiServer", request: web.Request, route: "Route")
     if (pod.get("status") or {}).get("phase") != "Running":
         raise bad_request(f"unable to upgrade connection: container not found (\"{container}\")")
     agent = cluster.agent_for(pod["spec"].get("nodeName"))
-    argv = agent.exec_argv(pod, container, command) if hasattr(agent, "exec_argv") else None
+    why = refusal(command)
+    try:
+        argv = agent.exec_argv(pod, container, command) if hasattr(agent, "exec_argv") else None
+    except ExecRefused as exc:
+        # containerd's wording around the runtime's: "failed to exec in container: failed to start exec ..."
+        argv, why = None, f"failed to exec in container: failed to start exec: {exc.message}"
     if request.headers.get("Upgrade", "").lower() == "spdy/3.1":
-        return await _serve_spdy(request, query, argv, command)
+        return await _serve_spdy(request, query, argv, why)
     served = protocols_for(cluster.profile.minor)
     offered = [p.strip() for p in request.headers.get("Sec-WebSocket-Protocol", "").split(",") if p.strip()]
     if offered and not set(offered) & set(served):
@@ -101,7 +115,7 @@ async def handle_exec(server: "ApiServer", request: web.Request, route: "Route")
     v5 = ws.ws_protocol == PROTOCOLS[0]
     legacy = ws.ws_protocol not in PROTOCOLS[:2]
     if argv is None:
-        await _finish(ws, None, legacy, refusal(command))
+        await _finish(ws, None, legacy, why)
         return ws
     want_stdin = query.get("stdin", "").lower() in ("1", "true")
     proc = await asyncio.create_subprocess_exec(
@@ -137,7 +151,7 @@ def _kill(proc: asyncio.subprocess.Process) -> None:
             pass
 
 
-async def _serve_spdy(request: web.Request, query, argv: list[str] | None, command: list[str]) -> web.StreamResponse:
+async def _serve_spdy(request: web.Request, query, argv: list[str] | None, why: str) -> web.StreamResponse:
     """The kubelet's SPDY exec (what client-go uses without the websocket translator): negotiate
     the channel protocol, wait for the client's error/stdin/stdout/stderr(/resize) streams, run,
     then FIN the output streams and write the Status on the error stream (JSON in v4, the message
@@ -182,7 +196,7 @@ async def _serve_spdy(request: web.Request, query, argv: list[str] | None, comma
         session.close()
 
     if argv is None:
-        finish(None, refusal(command))
+        finish(None, why)
         return response
     proc = await asyncio.create_subprocess_exec(
         *argv, stdin=asyncio.subprocess.PIPE if "stdin" in streams else asyncio.subprocess.DEVNULL,

@@ -204,8 +204,14 @@ async def _forward(session, pod: dict, data, error) -> None:
             if writer.can_write_eof():
                 writer.write_eof()
 
+    # When the pod's side is done, so is the forwarded connection (the runtime's port forwarder
+    # returns once either copy ends, and the kubelet then closes the streams): client-go waits for
+    # the error stream to end before it closes the local connection, so waiting for the client's
+    # side here too would hang both.
+    sender = asyncio.create_task(down())
     try:
-        await asyncio.gather(up(), down())
+        await up()
     finally:
+        sender.cancel()
         writer.close()
         session.send(error, b"", fin=True)

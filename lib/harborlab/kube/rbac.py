@@ -17,6 +17,8 @@ The 403 message is the apiserver's (responsewriters.forbiddenMessage through New
 from __future__ import annotations
 
 import copy
+import json as _json
+from contextvars import ContextVar
 from dataclasses import dataclass
 
 from .cluster import Cluster
@@ -82,7 +84,7 @@ def _all_but_node_proxy() -> list[dict]:
 def operator_rules(node_proxy: bool) -> list[dict]:
     """What the runbooks use (00 checks these with SelfSubjectAccessReviews)."""
     rules = [
-        _rule([""], ["namespaces"], ["get", "list", "watch", "create"]),
+        _rule([""], ["namespaces"], ["get", "list", "watch", "create", "patch"]),
         _rule([""], ["secrets", "configmaps", "services", "persistentvolumeclaims", "endpoints"],
               ["get", "list", "watch", "create", "update", "patch"]),
         _rule([""], ["persistentvolumes"], ["get", "list", "watch", "create", "update", "patch"]),
@@ -267,3 +269,143 @@ def token_review(server, review: dict) -> dict:
         info["extra"] = dict(user.extra)
     review["status"] = {"authenticated": True, "user": info, "audiences": audiences}
     return review
+
+
+# --- escalation prevention -------------------------------------------------------------------
+# The apiserver's RBAC storage (pkg/registry/rbac/{role,clusterrole,rolebinding,clusterrolebinding}/
+# policybased, escalation_check.go, validation/rule.go and policy_comparator.go): writing a Role or
+# ClusterRole needs every right it grants to be held already, unless the requester may `escalate`
+# that role (or is in system:masters); writing a binding needs `bind` on the role it refers to, or
+# again every right of that role. The requester of the current request is set by the server;
+# writes without one (controllers, bootstrap) are the server's own.
+
+REQUESTER: ContextVar["User | None"] = ContextVar("harborlab_requester", default=None)
+PRIVILEGED_GROUP = "system:masters"
+FULL_AUTHORITY = [_rule(["*"], ["*"], ["*"]), {"verbs": ["*"], "nonResourceURLs": ["*"]}]
+
+
+def breakdown(rule: dict) -> list[dict]:
+    """One rule per group x resource x verb (x resourceName), and per nonResourceURL x verb."""
+    out = []
+    verbs, names = rule.get("verbs") or [], rule.get("resourceNames") or []
+    for group in rule.get("apiGroups") or []:
+        for resource in rule.get("resources") or []:
+            for verb in verbs:
+                if names:
+                    out += [{"apiGroups": [group], "resources": [resource], "verbs": [verb], "resourceNames": [n]}
+                            for n in names]
+                else:
+                    out.append({"apiGroups": [group], "resources": [resource], "verbs": [verb]})
+    for url in rule.get("nonResourceURLs") or []:
+        out += [{"nonResourceURLs": [url], "verbs": [verb]} for verb in verbs]
+    return out
+
+
+def _has_all(owner: list, wanted: list) -> bool:
+    return all(w in owner for w in wanted)
+
+
+def _resources_cover(owner: list, wanted: list) -> bool:
+    if "*" in owner or _has_all(owner, wanted):
+        return True
+    for path in wanted:
+        if path in owner:
+            continue
+        if "/" not in path or f"*/{path.split('/', 1)[1]}" not in owner:
+            return False
+    return True
+
+
+def _url_covers(owner: str, path: str) -> bool:
+    return owner == path or (owner.endswith("*") and path.startswith(owner.rstrip("*")))
+
+
+def rule_covers(owner: dict, sub: dict) -> bool:
+    """policy_comparator.go ruleCovers."""
+    o_verbs, o_groups = owner.get("verbs") or [], owner.get("apiGroups") or []
+    o_names, s_names = owner.get("resourceNames") or [], sub.get("resourceNames") or []
+    return (("*" in o_verbs or _has_all(o_verbs, sub.get("verbs") or []))
+            and ("*" in o_groups or _has_all(o_groups, sub.get("apiGroups") or []))
+            and _resources_cover(owner.get("resources") or [], sub.get("resources") or [])
+            and all(any(_url_covers(o, p) for o in owner.get("nonResourceURLs") or [])
+                    for p in sub.get("nonResourceURLs") or [])
+            and (not o_names or (bool(s_names) and _has_all(o_names, s_names))))
+
+
+def uncovered(owner_rules: list[dict], rules: list[dict]) -> list[dict]:
+    """The broken-down rights in ``rules`` that no owner rule covers (validation.Covers)."""
+    return [sub for rule in rules for sub in breakdown(rule) if not any(rule_covers(o, sub) for o in owner_rules)]
+
+
+def compact(rules: list[dict]) -> list[dict]:
+    """CompactRules: simple rules (one group, one resource, at most one name) merged by verbs."""
+    out, simple = [], {}
+    for rule in rules:
+        names = rule.get("resourceNames") or []
+        if not rule.get("nonResourceURLs") and len(rule.get("apiGroups") or []) == 1 \
+                and len(rule.get("resources") or []) == 1 and len(names) <= 1:
+            key = (rule["apiGroups"][0], rule["resources"][0], tuple(names))
+            if key in simple:
+                simple[key]["verbs"] = simple[key]["verbs"] + list(rule.get("verbs") or [])
+            else:
+                simple[key] = copy.deepcopy(rule)
+        else:
+            out.append(rule)
+    return out + list(simple.values())
+
+
+def _go_q(values: list[str]) -> str:
+    # fmt's %q of a []string: ["a" "b"]
+    return "[" + " ".join(_json.dumps(v) for v in values) + "]"
+
+
+def compact_string(rule: dict) -> str:
+    """rbacv1helpers.CompactString."""
+    parts = [f"{label}:{_go_q(rule[key])}" for label, key in (
+        ("APIGroups", "apiGroups"), ("Resources", "resources"), ("NonResourceURLs", "nonResourceURLs"),
+        ("ResourceNames", "resourceNames"), ("Verbs", "verbs")) if rule.get(key)]
+    return "{" + ", ".join(parts) + "}"
+
+
+def escalation_message(user: User, missing: list[dict]) -> str:
+    lines = sorted({compact_string(rule) for rule in compact(missing)})
+    return (f'user "{user.name}" (groups={_go_q(list(user.groups))}) is attempting to grant RBAC permissions '
+            "not currently held:\n" + "\n".join(lines))
+
+
+def admit_escalation(cluster: Cluster, old: dict | None, obj: dict, dry_run: bool) -> None:
+    """Admission for Roles, ClusterRoles and their bindings (create and update)."""
+    user = REQUESTER.get()
+    if user is None or PRIVILEGED_GROUP in user.groups:
+        return
+    from .status import not_found
+    meta = obj.get("metadata") or {}
+    namespace, name, kind = meta.get("namespace") or "", meta.get("name") or "", obj.get("kind")
+    if kind in ("Role", "ClusterRole"):
+        res = ROLES if kind == "Role" else CLUSTERROLES
+        if authorize(cluster, user, Attributes("escalate", namespace, RBAC_GROUP, res.plural, "", name))[0]:
+            return
+        rules = FULL_AUTHORITY if obj.get("aggregationRule") else obj.get("rules") or []
+    else:
+        res = ROLEBINDINGS if kind == "RoleBinding" else CLUSTERROLEBINDINGS
+        ref = obj.get("roleRef") or {}
+        target = CLUSTERROLES if ref.get("kind") == "ClusterRole" else ROLES
+        if ref.get("kind") not in ("ClusterRole", "Role"):
+            return      # validation refuses it
+        if authorize(cluster, user, Attributes("bind", namespace, ref.get("apiGroup") or "", target.plural, "",
+                                               ref.get("name") or ""))[0]:
+            return
+        role = cluster.store.get(target.key, "" if target is CLUSTERROLES else namespace, ref.get("name") or "")
+        if role is None:
+            raise not_found(target, ref.get("name") or "")
+        rules = role.get("rules") or []
+    owner = [rule for _, held in applicable(cluster, user, namespace) for rule in held]
+    missing = uncovered(owner, rules)
+    if missing:
+        raise ApiError(403, "Forbidden", f'{res.plural}.{RBAC_GROUP} "{name}" is forbidden: '
+                       + escalation_message(user, missing), details(name, RBAC_GROUP, res.plural))
+
+
+def install_escalation_checks(cluster: Cluster) -> None:
+    for kind in ("Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding"):
+        cluster.admission.setdefault(kind, []).append(admit_escalation)

@@ -8,6 +8,8 @@ Every handler failure becomes a Status answer; nothing a client sends can stop t
 
 from __future__ import annotations
 
+import dataclasses
+
 import hmac
 import json
 import logging
@@ -178,9 +180,11 @@ class ApiServer:
             bucket = self.inflight.admit(request.method, path, request.query, user.groups)
         except InflightLimit.Refused:
             return too_many_requests()
+        requester = rbac.REQUESTER.set(user)     # for the RBAC escalation checks in admission
         try:
             return await self._dispatch(request, path)
         finally:
+            rbac.REQUESTER.reset(requester)
             self.inflight.release(bucket)
 
     async def _dispatch(self, request: web.Request, path: str) -> web.StreamResponse:
@@ -208,6 +212,15 @@ class ApiServer:
         allowed, _ = rbac.authorize(self.cluster, user, attrs)
         if not allowed:
             raise rbac.forbidden_error(user, attrs)
+        if attrs.verb == "patch" and isinstance(route, Route) and route.name and not route.sub \
+                and request.content_type == "application/apply-patch+yaml":
+            # A server-side apply that creates its object is authorized as create too (kubernetes.io
+            # "API concepts", patch and apply).
+            res = route.res
+            if self.cluster.store.get(res.key, route.namespace if res.namespaced else "", route.name) is None:
+                create = dataclasses.replace(attrs, verb="create")
+                if not rbac.authorize(self.cluster, user, create)[0]:
+                    raise rbac.forbidden_error(user, create)
 
     def _openapi(self, path: str) -> web.Response:
         from .resources import GENERATION

@@ -79,7 +79,9 @@ def invalid(res: Resource, name: str, causes: list[dict]) -> ApiError:
                        for c in causes)
     if len(causes) > 1:
         listed = f"[{listed}]"
-    return ApiError(422, "Invalid", f'{res.kind} "{name}" is invalid: {listed}',
+    # NewInvalid names the qualified kind (schema.GroupKind.String(): "CronJob.batch", "Pod").
+    kind = f"{res.kind}.{res.group}" if res.group else res.kind
+    return ApiError(422, "Invalid", f'{kind} "{name}" is invalid: {listed}',
                     details(name, res.group, res.kind, causes=causes))
 
 

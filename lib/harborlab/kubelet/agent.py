@@ -138,7 +138,9 @@ class LabNodeAgent(TrivialAgent):
         if mount and len(command) >= 2 and command[0] in ("chroot", "/usr/sbin/chroot") \
                 and command[1].rstrip("/") == mount.rstrip("/"):
             return ["chroot", str(self.sim.root), *command[2:]]
-        return None
+        # Otherwise the container's own programs (generic images), when the pod runner runs it.
+        return self.runner.exec_argv(pod, container, command) if self.runner and hasattr(self.runner, "exec_argv") \
+            else None
 
     # --- node proxy ---------------------------------------------------------------------------
     async def node_proxy(self, request: web.Request, name: str, path: str) -> web.StreamResponse:

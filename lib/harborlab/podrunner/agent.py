@@ -47,6 +47,9 @@ class RunnerAgent(TrivialAgent):
     async def pod_proxy(self, request, pod, port, path):
         return await self.runner.pod_proxy(request, pod, port, path)
 
+    def exec_argv(self, pod, container, command):
+        return self.runner.exec_argv(pod, container, command)
+
 
 def state_from_argv(argv: list[str]) -> Path | None:
     parser = argparse.ArgumentParser(add_help=False)

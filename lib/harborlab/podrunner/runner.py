@@ -34,10 +34,11 @@ from harborlab import procs
 from harborlab.kube.resources import by_key
 from harborlab.programs import CATALOG, NGINX_CONFIG, Launch, LaunchError, PodLayout, Surroundings, launch_for
 from harborlab.programs import reload_nginx
+from harborlab.programs import generic
 
 from . import addresses, podfs, podstatus, restarts
 from .endpoints import service_table
-from .environment import container_env
+from .environment import container_env, expand
 from .proxy import forward, subpath, target_port
 from .volumes import Backing, mount_table, plan_volumes
 
@@ -77,6 +78,7 @@ class Owned:
     last: podstatus.Termination | None = None
     started_at: str = ""
     started_mono: float = 0.0
+    generic: images.Image | None = None   # a generic image (busybox, nginx, ...): programs.generic
 
     @property
     def uid(self) -> str:
@@ -105,6 +107,7 @@ class PodRunner:
         self.cluster = cluster
         self.options = options or RunnerOptions()
         self.owned: dict[str, Owned] = {}
+        self.stopping: dict[str, Owned] = {}   # deleted pods whose program is being stopped
         self.cursor = addresses.first_cursor(str(self.state.resolve()))
         self._refresh_pending = False
         # A runner that died uncleanly (emulator SIGKILLed) left programs and pod dirs behind.
@@ -115,14 +118,17 @@ class PodRunner:
 
     # -- the NodeAgent side -------------------------------------------------------------------
     def start_pod(self, pod: dict, cluster=None) -> bool:
-        container = next((c for c in pod["spec"].get("containers", [])
-                          if images.normalize(c.get("image", "")) in CATALOG), None)
+        containers = pod["spec"].get("containers", [])
+        container = next((c for c in containers if images.normalize(c.get("image", "")) in CATALOG), None) \
+            or next((c for c in containers if images.is_generic(images.lookup(c.get("image", "")))), None)
         if container is None:
             return False
         taken = {o.ip for o in self.owned.values()}
         ip, self.cursor = addresses.allocate(self.cursor, taken, _listened_on)
         owned = Owned(pod, container["name"], images.normalize(container["image"]), ip,
                       podfs.pod_dir(self.state, pod))
+        if owned.image not in CATALOG:
+            owned.generic = images.lookup(container["image"])
         self.owned[owned.uid] = owned
         owned.task = asyncio.get_running_loop().create_task(self._supervise(owned))
         return True
@@ -136,6 +142,9 @@ class PodRunner:
         grace = min(float(pod["spec"].get("terminationGracePeriodSeconds", 30)), STOP_GRACE_CAP)
         if owned.running():
             self._event(owned, "Normal", "Killing", f"Stopping container {owned.container}")
+        # Until the stop is done, shutdown() must still know this program (the emulator may be
+        # told to exit while the stop waits out its drain and grace).
+        self.stopping[owned.uid] = owned
         asyncio.get_running_loop().create_task(self._finish_stop(owned, grace))
 
     def pod_log(self, pod: dict, container: str, tail_lines: int | None) -> str | None:
@@ -219,6 +228,11 @@ class PodRunner:
         layout.root.mkdir(parents=True, exist_ok=True)
         owned.layout = layout
         try:
+            if owned.generic is not None:
+                # The kubelet expands $(VAR) in command and args from the container's environment.
+                argv = [expand(word, env.env) for word in images.container_argv(owned.generic, container)]
+                return generic.generic_launch(owned.generic, argv, layout, self.applets(),
+                                              container.get("workingDir") or "", self.options.worker_user)
             return launch_for(owned.image, layout, self._surroundings(pod))
         except LaunchError as exc:
             return exc.message
@@ -267,7 +281,32 @@ class PodRunner:
         return code if code >= 0 else 128 - code   # killed by signal N: 128+N, as runtimes report
 
     def _port_clash(self, owned: Owned, launch: Launch) -> str | None:
-        return addresses.port_clash(procs.listeners(), CATALOG[owned.image].ports, owned.ip, addresses.socket_holder)
+        if owned.generic is not None:
+            pod = self._current(owned) or owned.pod
+            spec = next(c for c in pod["spec"]["containers"] if c["name"] == owned.container)
+            ports = tuple(p["containerPort"] for p in spec.get("ports") or [] if p.get("containerPort"))
+        else:
+            ports = CATALOG[owned.image].ports
+        return addresses.port_clash(procs.listeners(), ports, owned.ip, addresses.socket_holder)
+
+    def applets(self) -> Path:
+        return generic.applet_dir(podfs.home(self.state))
+
+    def exec_argv(self, pod: dict, container: str, command: list[str]) -> list[str] | None:
+        """What ``kubectl exec`` runs in a generic image's running container (None for Harbor's
+        images, whose files the lab does not reproduce); ExecRefused as the runtime says why not."""
+        from harborlab.kube.exec import ExecRefused
+        owned = self.owned.get(pod["metadata"]["uid"])
+        if owned is None or owned.generic is None or container != owned.container or owned.layout is None:
+            return None
+        if not owned.running():
+            raise ExecRefused("OCI runtime exec failed: exec failed: cannot exec in a stopped container: unknown")
+        spec = next((c for c in (self._current(owned) or owned.pod)["spec"]["containers"] if c["name"] == container), {})
+        try:
+            return generic.exec_argv(owned.generic, command, owned.layout, self.applets(), spec.get("workingDir") or "")
+        except LaunchError as exc:
+            raise ExecRefused("OCI runtime exec failed: exec failed: unable to start container process: "
+                              f"{exc.message}: unknown") from None
 
     async def _finish_stop(self, owned: Owned, grace: float) -> None:
         proc = owned.proc
@@ -284,10 +323,12 @@ class PodRunner:
             _kill_group(proc)
         podfs.forget(self.state, owned.directory)
         podfs.remove_pod_dir(owned.directory)
+        self.stopping.pop(owned.uid, None)
 
     def shutdown(self) -> None:
         """Stop every program now (the emulator is exiting): SIGTERM all, then SIGKILL the rest."""
-        owned, self.owned = list(self.owned.values()), {}
+        owned, self.owned = [*self.owned.values(), *self.stopping.values()], {}
+        self.stopping = {}
         for item in owned:
             if item.task is not None and not item.task.done():
                 item.task.cancel()

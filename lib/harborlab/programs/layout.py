@@ -72,6 +72,10 @@ class Launch:
     health_url: str = ""
     ready_statuses: tuple[int, ...] = (200,)
     notes: tuple[str, ...] = ()  # a readable record of every translation made
+    # Generic images get only their own environment (the image's and the container's), not the
+    # emulator's; Harbor's programs get the machine's plus theirs (they need its locale, HOME...).
+    clean_env: bool = False
+    cwd: Path | None = None
 
     def prepare(self) -> None:
         for directory in self.dirs:
@@ -86,12 +90,16 @@ class Launch:
         log_path.parent.mkdir(parents=True, exist_ok=True)
         with open(log_path, "ab") as log:
             return subprocess.Popen(
-                self.argv, env={**os.environ, **self.env}, stdin=subprocess.DEVNULL,
-                stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                self.argv, env=dict(self.env) if self.clean_env else {**os.environ, **self.env},
+                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                cwd=self.cwd,
             )
 
     def probe(self, timeout: float = 2.0) -> bool:
-        """One health check: does ``health_url`` answer with a ready status?"""
+        """One health check: does ``health_url`` answer with a ready status? A program without
+        one (a generic image: no readiness probe is run) is ready once it runs."""
+        if not self.health_url:
+            return True
         try:
             with urllib.request.urlopen(self.health_url, timeout=timeout) as response:
                 status = response.status

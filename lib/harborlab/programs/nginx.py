@@ -24,6 +24,7 @@ def nginx_launch(
     endpoints: Mapping[str, Sequence[str]],
     worker_user: str | None = None,
     program: str = "nginx",
+    inline_includes: bool = False,
 ) -> Launch:
     """Debian's nginx with the pod's ``nginx.conf``, translated by :mod:`.nginxconf`."""
     wanted = pod.config_path or NGINX_CONFIG  # nginx -c, else the compiled-in --conf-path
@@ -41,6 +42,7 @@ def nginx_launch(
         endpoints=endpoints,
         runtime=str(runtime),
         worker_user=worker_user,
+        inline_includes=inline_includes,
     )
     try:
         text, notes = nginxconf.translate(source.read_text(), rules)

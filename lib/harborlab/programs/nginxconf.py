@@ -30,6 +30,8 @@ file paths             ``include``, ``ssl_*`` files, ``auth_basic_user_file``, `
 
 from __future__ import annotations
 
+import glob
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
@@ -67,6 +69,9 @@ class Rules:
     endpoints: Mapping[str, Sequence[str]]  # "service:port" -> ["ip:port", ...]
     runtime: str  # host directory for pid, logs and temp files
     worker_user: str | None = None
+    # Replace each ``include`` by the directives of the files it names (a glob may name none), so
+    # that the rules above reach them too (the nginx image's conf.d/default.conf holds its listen).
+    inline_includes: bool = False
 
 
 def tokenize(text: str) -> Iterator[tuple[str, bool, int]]:
@@ -185,6 +190,8 @@ def translate(text: str, rules: Rules) -> tuple[str, list[str]]:
     """The translated configuration and a note for every change."""
     tree = parse(text)
     notes: list[str] = []
+    if rules.inline_includes:
+        tree = _inline(tree, rules, notes, 0)
     upstream_names = {d.args[0] for d in _walk(tree) if d.name == "upstream" and d.args}
     logs = f"{rules.runtime}/logs"
     _translate_block(tree, "main", rules, upstream_names, notes)
@@ -205,6 +212,28 @@ def translate(text: str, rules: Rules) -> tuple[str, list[str]]:
                 http.block.insert(0, Directive(name, [f"{rules.runtime}/tmp/{name[:-10]}"]))
         notes.append(f"temp paths under {rules.runtime}/tmp")
     return dump(forced + tree) + "\n", notes
+
+
+def _inline(block: list[Directive], rules: Rules, notes: list[str], depth: int) -> list[Directive]:
+    if depth > 10:
+        raise ConfSyntaxError("include nesting deeper than 10 levels")
+    out: list[Directive] = []
+    for d in block:
+        if d.name == "include" and d.args and "$" not in d.args[0]:
+            pattern = _host_file(d.args[0], rules)
+            found = sorted(glob.glob(pattern)) if glob.has_magic(pattern) else [pattern]
+            if not glob.has_magic(pattern) and not os.path.isfile(pattern):
+                out.append(d)    # translated below; nginx itself will say it is missing
+                continue
+            for path in found:
+                with open(path, encoding="utf-8", errors="replace") as handle:
+                    out.extend(_inline(parse(handle.read()), rules, notes, depth + 1))
+            notes.append(f"include {d.args[0]} -> inlined ({len(found)} file(s))")
+            continue
+        if d.block is not None:
+            d = Directive(d.name, d.args, _inline(d.block, rules, notes, depth))
+        out.append(d)
+    return out
 
 
 def _walk(directives: list[Directive]) -> Iterator[Directive]:

@@ -1,6 +1,6 @@
 """pytest fixtures for tests that run the ui stand-in with real backing services.
 
-Imported by ``tests/ui/conftest.py`` and ``tests/registry/conftest.py``. Everything started
+Imported by ``tests/harborlab/ui/conftest.py`` and ``tests/harborbook/registry/conftest.py``. Everything started
 here is a child process on a private loopback address, stopped by PID at teardown.
 """
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from ..cluster import Cluster
 from .crds import CRDController
+from .cronjobs import CronJobController, admit_cronjob
 from .daemonsets import DaemonSetController
 from .jobs import JobController
 from .statefulsets import StatefulSetController
@@ -23,8 +24,11 @@ def build_controllers(cluster: Cluster) -> list:
     from ..system import KubeSystem, NamespaceBasics, admit_pod
     cluster.admission.setdefault("Service", []).append(admit_service)
     cluster.admission.setdefault("Pod", []).append(admit_pod)
+    cluster.admission.setdefault("CronJob", []).append(admit_cronjob)
+    from ..rbac import install_escalation_checks
+    install_escalation_checks(cluster)
     return [NodeController(cluster), CRDController(cluster), NamespaceBasics(cluster), KubeSystem(cluster, DEFAULT_NODES),
             DeploymentController(cluster), DaemonSetController(cluster), StatefulSetController(cluster),
-            JobController(cluster), ReplicaController(cluster, REPLICASETS),
+            CronJobController(cluster), JobController(cluster), ReplicaController(cluster, REPLICASETS),
             ReplicaController(cluster, RCS), GarbageCollector(cluster), VolumeBinder(cluster),
             Scheduler(cluster), PodLifecycle(cluster), EndpointsController(cluster)]

@@ -1,0 +1,374 @@
+"""The bulk copy: blobs first, each verified by its sha256 before it is published, then links.
+
+A blob is streamed from the source into a temporary file beside its final name, hashed on the
+way, flushed to disk (fsync) and renamed to ``data`` only when the hash equals the digest its
+path names. So the target never holds a partial or wrong blob under a real name, whatever
+stops the copy; a re-run skips what is already there and verified (:mod:`.journal`) and copies
+the rest. A source blob whose content does not match its digest is *corrupt*: it is reported
+(with the tags that use it) and never published; those tags are not linked in the target.
+
+Links come after the blobs, tag by tag, the tag's ``current/link`` last: a tag appears in the
+target only once its manifest, config and layers are all there.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterable
+from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import layout
+from .inventory import Inventory, Tag
+from .journal import Journal
+
+CHUNK = 1 << 20
+SETTLE_BYTES = 256 << 20  # flushed and journaled in batches of this many bytes (an interruption re-hashes at most this)
+TMP_PREFIX = ".harborbook-tmp-"
+Owner = tuple[int, int] | None
+Progress = Callable[[int], None]
+
+# What happened to one blob.
+COPIED = "copied"        # copied and verified
+PRESENT = "present"      # already in the target and verified (now or by an earlier run)
+REPLACED = "replaced"    # the target held wrong bytes under this digest: replaced by verified ones
+CORRUPT = "corrupt"      # the source's bytes do not match the digest: not copied
+MISSING = "missing"      # the source no longer has it (deleted since the inventory)
+STOPPED = "stopped"      # the copy was interrupted before this blob finished
+GOOD = (COPIED, PRESENT, REPLACED)
+
+
+@dataclass(frozen=True)
+class BlobOutcome:
+    digest: str
+    size: int
+    action: str
+    detail: str = ""
+    settle: bool = False  # verified and published, not yet flushed to disk nor in the journal
+
+
+@dataclass
+class CopyReport:
+    outcomes: list[BlobOutcome] = field(default_factory=list)
+    seconds: float = 0.0
+    interrupted: bool = False
+
+    def counts(self) -> dict[str, int]:
+        return dict(Counter(o.action for o in self.outcomes))
+
+    def good(self) -> set[str]:
+        return {o.digest for o in self.outcomes if o.action in GOOD}
+
+    def bad(self) -> list[BlobOutcome]:
+        return [o for o in self.outcomes if o.action in (CORRUPT, MISSING)]
+
+    @property
+    def bytes_copied(self) -> int:
+        return sum(o.size for o in self.outcomes if o.action in (COPIED, REPLACED))
+
+    @property
+    def changed(self) -> bool:
+        return self.bytes_copied > 0 or any(o.action in (COPIED, REPLACED) for o in self.outcomes)
+
+
+class Stopped(Exception):
+    """Raised inside a worker when the copy was asked to stop."""
+
+
+def _sha256_file(path: Path, stop: threading.Event, progress: Progress | None) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as src:
+        while block := src.read(CHUNK):
+            if stop.is_set():
+                raise Stopped()
+            digest.update(block)
+            if progress:
+                progress(len(block))
+    return "sha256:" + digest.hexdigest()
+
+
+def makedirs(path: Path, owner: Owner) -> None:
+    """``mkdir -p`` giving each directory it creates to ``owner`` (the registry's uid)."""
+    missing = []
+    p = path
+    while not p.exists():
+        missing.append(p)
+        p = p.parent
+    for d in reversed(missing):
+        try:
+            d.mkdir()
+        except FileExistsError:
+            continue  # another worker made it
+        if owner:
+            os.chown(d, *owner)
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _clean_tmp(folder: Path) -> None:
+    """Temporary files an interrupted run left (they never carry a real name)."""
+    try:
+        with os.scandir(folder) as it:
+            for entry in it:
+                if entry.name.startswith(TMP_PREFIX):
+                    os.unlink(entry.path)
+    except FileNotFoundError:
+        pass
+
+
+def settle(target: Path, outcomes: Iterable[BlobOutcome], journal: Journal) -> None:
+    """Flush published blobs (and their directories) to disk, then record them as verified.
+
+    Only what is on disk may enter the journal: a blob the journal names is never hashed again.
+    Flushing after a batch rather than blob by blob lets the kernel write back in the meantime.
+    """
+    folders = set()
+    for o in outcomes:
+        path = layout.blob_data(target, o.digest)
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        folders.add(path.parent)
+    for folder in folders:
+        _fsync_dir(folder)
+    for o in outcomes:
+        journal.record(o.digest, os.stat(layout.blob_data(target, o.digest)))
+
+
+def copy_blob(source: Path, target: Path, digest: str, size: int, *, journal: Journal, owner: Owner = None,
+              stop: threading.Event | None = None, progress: Progress | None = None,
+              durable: bool = True) -> BlobOutcome:
+    """One blob: skip it when present and verified, else stream, hash, rename once verified.
+
+    ``durable``: flushed to disk and recorded in the journal now; else the outcome says
+    ``settle`` and the caller passes it to :func:`settle` (the copy does, in batches).
+    """
+    stop = stop or threading.Event()
+    dst = layout.blob_data(target, digest)
+    replacing = False
+    try:
+        st = os.stat(dst)
+    except FileNotFoundError:
+        st = None
+    if st is not None:
+        if journal.verified(digest, st):
+            if progress:
+                progress(size)
+            return BlobOutcome(digest, size, PRESENT, "verified by an earlier run")
+        if _sha256_file(dst, stop, None) == digest:
+            if progress:
+                progress(size)
+            found = BlobOutcome(digest, size, PRESENT, "verified now", settle=True)
+            if durable:
+                settle(target, [found], journal)
+                return BlobOutcome(digest, size, PRESENT, "verified now")
+            return found
+        replacing = True
+    src = layout.blob_data(source, digest)
+    folder = dst.parent
+    makedirs(folder, owner)
+    _clean_tmp(folder)
+    tmp = folder / f"{TMP_PREFIX}{uuid.uuid4().hex}"
+    hasher = hashlib.sha256()
+    copied = 0
+    try:
+        try:
+            reader = open(src, "rb")
+        except FileNotFoundError:
+            if progress:
+                progress(size)
+            return BlobOutcome(digest, size, MISSING, f"{src} is gone from the source")
+        with reader, open(tmp, "wb") as out:
+            while block := reader.read(CHUNK):
+                if stop.is_set():
+                    raise Stopped()
+                hasher.update(block)
+                out.write(block)
+                copied += len(block)
+                if progress:
+                    progress(len(block))
+            out.flush()
+            if durable:
+                os.fsync(out.fileno())
+        got = "sha256:" + hasher.hexdigest()
+        if got != digest:
+            if progress and copied < size:
+                progress(size - copied)
+            return BlobOutcome(digest, copied, CORRUPT,
+                               f"the source's {copied} bytes hash to {got}, not to the digest their path names")
+        if owner:
+            os.chown(tmp, *owner)
+        os.replace(tmp, dst)
+        done = BlobOutcome(digest, copied, REPLACED if replacing else COPIED,
+                           "the target held other bytes" if replacing else "", settle=not durable)
+        if durable:
+            _fsync_dir(folder)
+            journal.record(digest, os.stat(dst))
+        return done
+    finally:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+
+
+def copy_blobs(source: Path, target: Path, blobs: dict[str, int], *, parallel: int, journal: Journal,
+               owner: Owner = None, progress: Progress | None = None,
+               stop: threading.Event | None = None) -> CopyReport:
+    """Every blob of ``blobs`` (digest -> size) with ``parallel`` workers; largest first.
+
+    Interrupted (``stop`` set, Ctrl-C, an error), the workers finish or abandon their current
+    blob without publishing it and the report says ``interrupted``; nothing half-written remains.
+    """
+    stop = stop or threading.Event()
+    report = CopyReport()
+    lock = threading.Lock()
+
+    def tick(n: int) -> None:
+        if progress:
+            with lock:
+                progress(n)
+
+    started = time.monotonic()
+    order = sorted(blobs.items(), key=lambda item: (-item[1], item[0]))  # big ones first: the tail is short
+    pool = ThreadPoolExecutor(max(1, parallel), thread_name_prefix="migrate-copy")
+    futures: dict[Future[BlobOutcome], tuple[str, int]] = {}
+    unsettled: list[BlobOutcome] = []
+
+    def flush() -> None:
+        settle(target, unsettled, journal)
+        unsettled.clear()
+
+    try:
+        futures = {pool.submit(copy_blob, source, target, d, s, journal=journal, owner=owner, stop=stop,
+                               progress=tick, durable=False): (d, s) for d, s in order}
+        pending = set(futures)
+        while pending:
+            done, pending = wait(pending, timeout=0.5, return_when=FIRST_EXCEPTION)
+            for f in done:
+                if f.exception() is None:
+                    outcome = f.result()
+                    report.outcomes.append(outcome)
+                    if outcome.settle:
+                        unsettled.append(outcome)
+                elif not isinstance(f.exception(), Stopped):
+                    raise f.exception()  # type: ignore[misc]
+            if sum(o.size for o in unsettled) >= SETTLE_BYTES:
+                flush()
+            if stop.is_set():
+                break
+    except BaseException:
+        stop.set()
+        raise
+    finally:
+        stop_requested = stop.is_set()
+        pool.shutdown(wait=True, cancel_futures=True)
+        finished = {o.digest for o in report.outcomes}
+        for f, (d, s) in futures.items():
+            if d in finished:
+                continue
+            if f.done() and not f.cancelled() and f.exception() is None:
+                report.outcomes.append(f.result())
+                if f.result().settle:
+                    unsettled.append(f.result())
+            elif stop_requested:
+                report.outcomes.append(BlobOutcome(d, s, STOPPED))
+        report.interrupted = stop_requested
+        # Whatever was published, interrupted or not, is flushed and journaled: a re-run skips it.
+        flush()
+        report.seconds = time.monotonic() - started
+    return report
+
+
+# ---------------------------------------------------------------- links
+def write_link(path: Path, digest: str, owner: Owner) -> bool:
+    """Write a link file atomically; False when it already held ``digest``."""
+    try:
+        if path.read_text(encoding="ascii").strip() == digest:
+            return False
+    except (FileNotFoundError, UnicodeDecodeError):
+        pass
+    makedirs(path.parent, owner)
+    tmp = path.parent / f"{TMP_PREFIX}{uuid.uuid4().hex}"
+    try:
+        with open(tmp, "w", encoding="ascii") as out:
+            out.write(digest)
+            out.flush()
+            os.fsync(out.fileno())
+        if owner:
+            os.chown(tmp, *owner)
+        os.replace(tmp, path)
+    finally:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+    return True
+
+
+@dataclass
+class LinkReport:
+    written: int = 0
+    unchanged: int = 0
+    tags_linked: list[str] = field(default_factory=list)
+    tags_skipped: dict[str, list[str]] = field(default_factory=dict)  # repo:tag -> blobs it lacks
+
+    @property
+    def changed(self) -> bool:
+        return self.written > 0
+
+
+def link_differs(path: Path, digest: str) -> bool:
+    try:
+        return path.read_text(encoding="ascii").strip() != digest
+    except (FileNotFoundError, UnicodeDecodeError):
+        return True
+
+
+def link_repositories(inv: Inventory, target: Path, good: Iterable[str], *, owner: Owner = None,
+                      dry_run: bool = False) -> LinkReport:
+    """Every repository's layer and revision links, then each tag whose blobs are all in ``good``.
+
+    ``dry_run`` counts what would be written and writes nothing.
+    """
+    good = set(good)
+    report = LinkReport()
+
+    def put(path: Path, digest: str) -> None:
+        if link_differs(path, digest) if dry_run else write_link(path, digest, owner):
+            report.written += 1
+        else:
+            report.unchanged += 1
+
+    for repo in sorted(inv.repositories.values(), key=lambda r: r.name):
+        for digest in sorted(repo.layers & good):
+            put(layout.layer_link(target, repo.name, digest), digest)
+        for digest in sorted(repo.revisions & good):
+            put(layout.revision_link(target, repo.name, digest), digest)
+        for tag, digest in sorted(repo.tags.items()):
+            lacking = sorted(inv.closure(digest) - good)
+            ref = Tag(repo.name, tag, digest).ref
+            if lacking:
+                report.tags_skipped[ref] = lacking
+                continue
+            for held in sorted(repo.index.get(tag, set()) & good | {digest}):
+                put(layout.tag_index_link(target, repo.name, tag, held), held)
+            # The manifest's own links first, the tag last: a tag never points at nothing.
+            put(layout.revision_link(target, repo.name, digest), digest)
+            put(layout.tag_current_link(target, repo.name, tag), digest)
+            report.tags_linked.append(ref)
+    return report
