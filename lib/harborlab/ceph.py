@@ -47,6 +47,14 @@ CEPH_SETTINGS = {
     "osd pool default size": "1",
     "osd pool default min size": "1",
     "osd pool default pg autoscale mode": "off",
+    # Pools created without a pg count (radosgw creates seven) get 8 PGs, not
+    # 32 each: fewer PGs to peer on the one OSD, far below mon max pg per osd.
+    "osd pool default pg num": "8",
+    "osd pool default pgp num": "8",
+    # The one monitor commits each map change after up to this delay (default 1 s, meant to
+    # batch a busy cluster's updates). Every pool create and application enable waits for a
+    # commit; radosgw's first start makes fourteen of them.
+    "paxos propose interval": "0.2",
     "osd crush chooseleaf type": "0",
     "mon allow pool size one": "true",
     "mon allow pool delete": "true",

@@ -54,6 +54,7 @@ PORTS: dict[str, int] = {
     "harbor-db": 13316,
     "redis": 16379,
     "kube-apiserver": 16443,
+    "radosgw": 17480,
     "legacy-registry": 15000,
     "legacy-ssh": 15022,
 }
@@ -105,11 +106,13 @@ def default_components() -> list[Component]:
     from harborlab.legacy import LegacyHarbor
     from harborlab.nodes import NodeRoots
     from harborlab.redisd import Redis
+    from harborlab.rgw import Radosgw
     from harborlab.sourcedb import SourceDb
 
     # The node roots come before the API server: its kubelet simulators live on them.
     # The legacy Harbor writes its rows into the source database: after it.
-    return [Ceph(), Galera(), SourceDb(), LegacyHarbor(), Redis(), NodeRoots(), KubeApiServer()]
+    # radosgw (the S3 backup target) stores its objects in the Ceph cluster, so it follows Ceph.
+    return [Ceph(), Radosgw(), Galera(), SourceDb(), LegacyHarbor(), Redis(), NodeRoots(), KubeApiServer()]
 
 
 class Lab:

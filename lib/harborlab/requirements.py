@@ -28,6 +28,8 @@ PROGRAMS: dict[str, tuple[str, str]] = {
     "/usr/bin/ceph": ("ceph-common", "Ceph admin commands"),
     "/usr/bin/ceph-authtool": ("ceph-common", "Ceph keyrings"),
     "/usr/bin/monmaptool": ("ceph-base", "the Ceph monitor map"),
+    "/usr/bin/radosgw": ("radosgw", "the S3 endpoint (backup target)"),
+    "/usr/bin/radosgw-admin": ("ceph-common", "the S3 user and its keys"),
     "/usr/bin/fusermount3": ("fuse3", "unmounting ceph-fuse"),
     "/usr/sbin/mariadbd": ("mariadb-server-core", "Galera nodes and the source harbor_db"),
     "/usr/bin/mariadb-install-db": ("mariadb-server-core", "MariaDB data directories"),
