@@ -29,9 +29,11 @@ OUTPUTS: list[str] = []
 
 
 def params(tmp: Path, mode: str = "backup", key: Path = KEY, keep: int = 2, drill: bool = True,
-           extra: str = "") -> Path:
-    text = (ROOT / "params" / "sandbox.yaml").read_text().replace("../.lab/", f"{STATE}/")
-    text += (f"\nbackup:\n  target: {{kind: directory, path: {BACKUPS}}}\n  encryption_key: file:{key}\n"
+           extra: str = "", target: str | None = None) -> Path:
+    sandbox = (ROOT / "params" / "sandbox.yaml").read_text().replace("../.lab/", f"{STATE}/")
+    text = sandbox.split("\nbackup:", 1)[0]  # the sandbox's own backup section is replaced below
+    target = target or f"{{kind: directory, path: {BACKUPS}}}"
+    text += (f"\nbackup:\n  target: {target}\n  encryption_key: file:{key}\n"
              f"  keep: {keep}\n  mode: {mode}\n  restore_drill: {str(drill).lower()}\n{extra}")
     path = tmp / f"params-{mode}-{time.monotonic_ns()}.yaml"
     path.write_text(text)
@@ -185,6 +187,28 @@ def test_restore_after_deleting_a_repository_brings_it_back(deployed, tmp_path):
         check = verify_tag(client(), "library/bk-b", tag, pushed[("library/bk-b", tag)])
         assert check.ok, check.problems
     assert list((STATE / "cephfs/apps/harbor-k8s").glob("registry.before-restore-*"))
+
+
+def test_the_s3_target_backs_up_and_drills_on_the_labs_radosgw(deployed, tmp_path):
+    """The same backup and drill into a real S3 implementation (Ceph's radosgw on loopback)."""
+    rgw = json.loads((STATE / "lab.json").read_text())["radosgw"]
+    prefix = f"e2e-{time.monotonic_ns()}/"
+    target = (f"{{kind: s3, endpoint: \"{rgw['endpoint']}\", bucket: {rgw['bucket']}, prefix: {prefix}, "
+              f"region: {rgw['region']}, access_key: \"file:{rgw['access_key_file']}\", "
+              f"secret_key: \"file:{rgw['secret_key_file']}\"}}")
+    result = run07(tmp_path, params(tmp_path, target=target))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert step(result, "backup")["status"] == "changed"
+    drill = step(result, "restore drill")
+    assert drill["status"] == "ok", drill
+    assert rgw["endpoint"] in step(result, "target")["summary"] or prefix in result.stdout + json.dumps(drill)
+    wrong = tmp_path / "wrong-secret"
+    wrong.write_text("not-the-secret-key")
+    wrong.chmod(0o600)
+    refused = run07(tmp_path, params(tmp_path, drill=False, target=target.replace(rgw["secret_key_file"], str(wrong))))
+    assert refused.returncode != 0
+    text = refused.stdout + refused.stderr
+    assert "backup.target" in text and "Traceback" not in text and "not-the-secret-key" not in text, text[-2000:]
 
 
 def test_no_secret_in_any_output(deployed, tmp_path_factory):
