@@ -22,12 +22,10 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
-import subprocess
-import tempfile
 import time
 from datetime import datetime
 from pathlib import Path
-from typing import Any, BinaryIO, Callable, Iterator
+from typing import Any, BinaryIO, Callable, ContextManager, Iterator
 
 import pymysql
 import yaml
@@ -35,12 +33,11 @@ import yaml
 from .. import db
 from ..db.connection import query, wrap
 from ..db.load import server_tables
-from ..db.source import dump_command, dumper
+from ..db.source import dump_process
 from ..db.verify import measure
 from ..errors import HarborbookError, TransportError
 from ..kube import Kube
 from ..registry.image import manifest_blob_digests
-from ..secrets import mask
 from . import store
 from .crypto import Keyring
 from .manifest import (DATABASE_PREFIX, KUBE_PREFIX, MANIFEST, REGISTRY_PREFIX, FileEntry, Manifest, TableEntry,
@@ -135,38 +132,10 @@ def schema_version(conn: pymysql.Connection, database: str) -> str:
     return ",".join(str(r[0]) for r in rows)
 
 
-@contextlib.contextmanager
-def dump_stream(endpoint: db.Endpoint, login: db.Login, database: str) -> Iterator[BinaryIO]:
-    """``mariadb-dump --single-transaction`` of ``database`` as a byte stream (password in a 0600
-    defaults file, never on the command line). A failed dump raises when the block ends."""
-    binary = dumper()
-    secret = login.reveal()
-    with tempfile.TemporaryDirectory(prefix="harborbook-backup-") as tmp:
-        defaults = Path(tmp) / "client.cnf"
-        fd = os.open(defaults, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as fh:
-            escaped = secret.replace("\\", "\\\\").replace('"', '\\"')
-            fh.write(f'[client]\nuser="{login.user}"\npassword="{escaped}"\n')
-        err_path = Path(tmp) / "stderr"
-        with open(err_path, "wb") as err:
-            proc = subprocess.Popen(dump_command(endpoint, database, defaults, binary), stdout=subprocess.PIPE,
-                                    stderr=err, stdin=subprocess.DEVNULL)
-        assert proc.stdout is not None
-        failed = False
-        try:
-            yield proc.stdout  # type: ignore[misc]
-        except BaseException:
-            failed = True
-            raise
-        finally:
-            if failed and proc.poll() is None:
-                proc.kill()
-            proc.stdout.close()
-            code = proc.wait()
-            if code != 0 and not failed:
-                text = mask(err_path.read_text("utf-8", "replace"), extra=(secret,))[-400:]
-                raise TransportError(f"mariadb-dump {endpoint}/{database} failed (exit {code}): {text.strip()}",
-                                     hint="check the database.target endpoints and the admin account")
+def dump_stream(endpoint: db.Endpoint, login: db.Login, database: str) -> ContextManager[BinaryIO]:
+    """``mariadb-dump --single-transaction`` of ``database`` as a byte stream (02's dumper)."""
+    return dump_process(endpoint, login, database,
+                        hint="check the database.target endpoints and the admin account")
 
 
 # ------------------------------------------------------------------ the CephFS snapshot

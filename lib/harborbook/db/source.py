@@ -14,7 +14,7 @@ import shutil
 import subprocess
 import tempfile
 from pathlib import Path
-from typing import Iterator
+from typing import BinaryIO, Iterator
 
 from ..errors import TransportError
 from ..secrets import mask
@@ -44,8 +44,10 @@ def dump_command(endpoint: Endpoint, database: str, defaults_file: Path, binary:
 
 
 @contextlib.contextmanager
-def server_dump(endpoint: Endpoint, login: Login, database: str) -> Iterator[DumpReader]:
-    """A DumpReader over ``mariadb-dump`` of ``database``; its failure becomes a TransportError."""
+def dump_process(endpoint: Endpoint, login: Login, database: str, *, hint: str,
+                 see: str | None = None) -> Iterator[BinaryIO]:
+    """``mariadb-dump`` of ``database`` as a byte stream: the password in a 0600 defaults file,
+    never on the command line; a failed dump becomes a TransportError when the block ends."""
     binary = dumper()
     secret = login.reveal()
     with tempfile.TemporaryDirectory(prefix="harborbook-dump-") as tmp:
@@ -59,23 +61,29 @@ def server_dump(endpoint: Endpoint, login: Login, database: str) -> Iterator[Dum
             proc = subprocess.Popen(dump_command(endpoint, database, defaults, binary),
                                     stdout=subprocess.PIPE, stderr=err, stdin=subprocess.DEVNULL,
                                     bufsize=1 << 20)
-        source = f"{Path(binary).name} {endpoint}/{database}"
-        reader = DumpReader(proc.stdout, source)  # type: ignore[arg-type]
+        assert proc.stdout is not None
         failed = False
         try:
-            yield reader
+            yield proc.stdout  # type: ignore[misc]
         except BaseException:
             failed = True
             raise
         finally:
             if proc.poll() is None and failed:
                 proc.kill()
-            proc.stdout.close()  # type: ignore[union-attr]
+            proc.stdout.close()
             code = proc.wait()
             if code != 0 and not failed:
                 text = mask(err_path.read_text("utf-8", "replace"), extra=(secret,))[-400:]
-                hint = ("the password is wrong: check the secret referenced by " + login.field
-                        if "Access denied" in text else
-                        "check the source server and database.source in the params file")
-                raise TransportError(f"{source}: the dump failed (exit {code}): {text.strip()}",
-                                     hint=hint, see="02-database")
+                if "Access denied" in text:
+                    hint = "the password is wrong: check the secret referenced by " + login.field
+                raise TransportError(f"{Path(binary).name} {endpoint}/{database}: the dump failed "
+                                     f"(exit {code}): {text.strip()}", hint=hint, see=see)
+
+
+@contextlib.contextmanager
+def server_dump(endpoint: Endpoint, login: Login, database: str) -> Iterator[DumpReader]:
+    """A DumpReader over ``mariadb-dump`` of ``database``; its failure becomes a TransportError."""
+    with dump_process(endpoint, login, database, see="02-database",
+                      hint="check the source server and database.source in the params file") as out:
+        yield DumpReader(out, f"{Path(dumper()).name} {endpoint}/{database}")
