@@ -62,23 +62,40 @@ def dump_process(endpoint: Endpoint, login: Login, database: str, *, hint: str,
                                     stdout=subprocess.PIPE, stderr=err, stdin=subprocess.DEVNULL,
                                     bufsize=1 << 20)
         assert proc.stdout is not None
-        failed = False
+        failed: BaseException | None = None
         try:
             yield proc.stdout  # type: ignore[misc]
-        except BaseException:
-            failed = True
+        except BaseException as exc:
+            failed = exc
             raise
         finally:
-            if proc.poll() is None and failed:
-                proc.kill()
-            proc.stdout.close()
-            code = proc.wait()
-            if code != 0 and not failed:
+            code = _settle(proc, failed)
+            # A dump that died by itself is the cause even when its reader failed first (on empty
+            # or cut-off output): its own error ("Access denied ...") says more than the reader's.
+            # An interrupt stays an interrupt.
+            if code not in (0, None) and not isinstance(failed, KeyboardInterrupt):
                 text = mask(err_path.read_text("utf-8", "replace"), extra=(secret,))[-400:]
                 if "Access denied" in text:
                     hint = "the password is wrong: check the secret referenced by " + login.field
                 raise TransportError(f"{Path(binary).name} {endpoint}/{database}: the dump failed "
                                      f"(exit {code}): {text.strip()}", hint=hint, see=see)
+
+
+def _settle(proc: subprocess.Popen, failed: BaseException | None) -> int | None:
+    """The dumper's exit code; None when it was still running after its reader failed (killed)."""
+    assert proc.stdout is not None
+    if failed is not None:
+        try:
+            code = proc.wait(timeout=2)  # its output ended: it is exiting, with its own reason
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.stdout.close()
+            proc.wait()
+            return None
+        proc.stdout.close()
+        return code
+    proc.stdout.close()
+    return proc.wait()
 
 
 @contextlib.contextmanager
