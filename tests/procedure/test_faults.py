@@ -46,9 +46,13 @@ def deployed(tmp_path_factory):
 def test_wrong_api_token_fails_preflight_with_a_401_hint(deployed, tmp_path):
     lab, out = deployed
     text = (STATE / "kubeconfig").read_text()
-    token = (STATE / "secrets" / "kube-token").read_text().strip()
+    # Every user's token: the sandbox runs as harborbook-operator, not as the lab's admin.
+    for secret in ("kube-token", "kube-token-harborbook-operator"):
+        token = (STATE / "secrets" / secret).read_text().strip()
+        assert token in text, secret
+        text = text.replace(token, "not-the-token")
     bad = tmp_path / "kubeconfig"
-    bad.write_text(text.replace(token, "not-the-token"))
+    bad.write_text(text)
     params = tmp_path / "params.yaml"
     params.write_text((ROOT / "params" / "sandbox.yaml").read_text()
                       .replace("../.lab/kubeconfig", str(bad)).replace("../.lab/", f"{STATE}/"))

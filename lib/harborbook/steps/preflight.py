@@ -48,7 +48,6 @@ NEEDED_ACCESS = [
     ("delete", "secrets", "", "07"),
     ("delete", "persistentvolumeclaims", "", "07"),
     ("delete", "persistentvolumes", "", "07"),
-    ("delete", "namespaces", "", "07"),
 ]
 OPTIONAL_ACCESS = {"nodes/proxy"}  # 06 falls back to the kubelet log and a node shell
 

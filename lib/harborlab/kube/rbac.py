@@ -95,8 +95,8 @@ def operator_rules(node_proxy: bool) -> list[dict]:
         _rule([""], ["nodes"], ["get", "list", "watch"]),
         _rule(["apps"], ["deployments", "replicasets"], ["get", "list", "watch", "create", "update", "patch"]),
         _rule(["apps"], ["deployments/scale"], ["get", "update", "patch"]),
-        _rule([""], ["namespaces", "secrets", "configmaps", "services", "persistentvolumeclaims",
-                     "persistentvolumes"], ["delete"]),
+        _rule([""], ["secrets", "configmaps", "services", "persistentvolumeclaims", "persistentvolumes"],
+              ["delete"]),
         _rule(["apps"], ["deployments"], ["delete"]),
         _rule(["storage.k8s.io"], ["storageclasses", "csidrivers"], ["get", "list", "watch"]),
     ]
