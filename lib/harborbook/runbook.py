@@ -194,6 +194,7 @@ def start(name: str, params_file: str | Path, dry_run: bool = False, run_dir: st
     ``runs/interactive`` beside the runbooks folder when a person steps through in JupyterLab.
     """
     _install_short_errors()
+    _show_whole_cells()
     folder = Path(run_dir or os.environ.get(RUN_DIR_ENV) or _default_run_dir())
     folder.mkdir(parents=True, exist_ok=True)
     rb = Runbook(name, params_file, dry_run, folder)
@@ -263,6 +264,13 @@ class _Shown:
 
     def __str__(self) -> str:
         return self.text
+
+
+def _show_whole_cells() -> None:
+    """Tables show every cell whole: pandas cuts a cell at 50 characters by default, which hid
+    the end of a summary (the part that says what happened) and made where it was cut depend on
+    the length of the checkout's path."""
+    pd.set_option("display.max_colwidth", None)
 
 
 def _install_short_errors() -> None:

@@ -87,3 +87,10 @@ def test_displays_and_results_mask_revealed_secrets(rb):
 def test_artifacts_live_in_the_run_directory(rb):
     path = rb.artifact("manifests.yaml")
     assert path.parent == rb.run_dir / "artifacts" / "00-test" and path.parent.is_dir()
+
+
+def test_the_summary_table_shows_each_summary_whole(rb):
+    # pandas cut cells at 50 characters, so where a summary was cut depended on the path in it.
+    long = "/a/checkout/path/of/any/length/.lab/backups: 0 complete, 0 incomplete backup(s)"
+    rb.record(StepResult("target", "ok", long))
+    assert long in rb.finish()._repr_html_()
