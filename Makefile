@@ -13,8 +13,10 @@ PYTEST_ARGS ?=
 demo: venv debs
 	BIN=$(BIN) scripts/demo
 
+# Four pytest-xdist workers, one per stream (tests/conftest.py): the two sandbox labs, the other
+# lab tests, the tests that need no root. Most of the suite waits on services, so two cores suffice.
 test: venv debs
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest -n 4 --dist loadgroup $(PYTEST_ARGS)
 
 # Step through the runbooks in JupyterLab (127.0.0.1; the URL with its token is printed).
 notebook: venv

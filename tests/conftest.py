@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.support import labnodes
+from tests.support.slots import slot_of
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -40,3 +41,16 @@ def modern_nodes(tmp_path_factory) -> labnodes.LabNodes:
 
 
 pytest_plugins = ["pytester", "tests.no_silent_skips"]
+
+
+def pytest_itemcollected(item):
+    """Four streams for `make test` (pytest-xdist, --dist loadgroup, one worker each): the
+    procedure modules on sandbox slot A, those on slot B, every other `lab` test (each on ports
+    of its own), and the rest (no root, no fixed port). A stream runs in collection order on one
+    worker, so module fixtures and the procedure's shared lab behave as in a plain `pytest`.
+    Marked as each item is collected: xdist reads the group in its own collection hook."""
+    if item.path.parent == ROOT / "tests" / "procedure":
+        stream = f"sandbox-{slot_of(str(item.path)).name}"
+    else:
+        stream = "lab" if item.get_closest_marker("lab") else "unit"
+    item.add_marker(pytest.mark.xdist_group(stream))

@@ -1,8 +1,11 @@
-"""The sandbox lab the runbooks' default params point at (.lab beside the repository).
+"""The sandbox labs the runbooks run on: slot A is the one the default params point at (.lab
+beside the repository, the lab's default ports); slot B is a second lab beside it (.lab-b, every
+lab port moved by 3000 and the NodePorts by 100) with params files rewritten to match, so two
+groups of modules can run at the same time (`make test` runs them on two pytest-xdist workers,
+tests/conftest.py). Each slot holds a file lock while its lab exists: two processes never share
+a slot, whatever the scheduling. A lab a developer left running in a slot is purged first.
 
-These tests run the real runbooks with `harborbook run` and papermill, the way an operator
-does. They need the lab's default ports and state directory (params/sandbox.yaml names them),
-so a lab a developer left running in .lab is purged first, and at most one lab runs at a time.
+These tests run the real runbooks with `harborbook run` and papermill, the way an operator does.
 
 A lab takes about half a minute to start, so modules whose needs allow it hand one on
 (`shared_lab`): 00 in the browser and the golden notebooks want an article lab nobody deployed
@@ -24,9 +27,11 @@ import pytest
 
 from harborlab.lab import Lab, why_unavailable
 
+from tests.support.slots import A, Slot, slot_of  # noqa: F401 (slot_of: for the modules)
+
 ROOT = Path(__file__).resolve().parents[2]
-STATE = ROOT / ".lab"
-SANDBOX = ROOT / "params" / "sandbox.yaml"
+STATE = A.state
+SANDBOX = A.params
 
 
 HERE = Path(__file__).resolve().parent
@@ -44,21 +49,26 @@ def pytest_collection_modifyitems(items):
         items[slot] = item
 
 
-def _start(profile: str, **options) -> Lab:
-    """A new lab in .lab (whatever ran there purged first)."""
+def _start(profile: str, slot: Slot = A, **options) -> Lab:
+    """A new lab in the slot (whatever ran there purged first)."""
     reason = why_unavailable()
     if reason:
         pytest.skip(reason)
-    Lab(STATE, profile).down(purge=True)
-    STATE.mkdir(exist_ok=True)
-    os.chmod(STATE, 0o755)  # mariadbd runs as mysql and must traverse it
-    lab = Lab(STATE, profile, kubelet_housekeeping=1.0, kubelet_transition=3.0, **options)
+    slot.lock()
+    _purge(slot, profile)
+    slot.state.mkdir(exist_ok=True)
+    os.chmod(slot.state, 0o755)  # mariadbd runs as mysql and must traverse it
+    lab = Lab(slot.state, profile, ports=slot.ports, kubelet_housekeeping=1.0, kubelet_transition=3.0, **options)
     try:
         lab.up()
     except BaseException:
-        Lab(STATE, profile).down(purge=True)
+        _purge(slot, profile)
         raise
     return lab
+
+
+def _purge(slot: Slot, profile: str) -> None:
+    Lab(slot.state, profile, ports=slot.ports).down(purge=True)
 
 
 # The lab handed from module to module: which one (profile and options), whether a module ran
@@ -68,7 +78,7 @@ _shared: dict = {"lab": None, "key": None, "touched": False, "deployed": False}
 
 def _drop_shared() -> None:
     if _shared["lab"] is not None:
-        Lab(STATE, _shared["lab"].profile).down(purge=True)
+        _purge(A, _shared["lab"].profile)
     _shared.update(lab=None, key=None, touched=False, deployed=False)
 
 
@@ -102,14 +112,15 @@ def _purge_the_shared_lab_at_the_end():
 
 
 @contextlib.contextmanager
-def sandbox_lab(profile: str = "article", **options) -> Iterator[Lab]:
-    """A fresh lab in .lab (purged before and after), for tests that must see a lab nobody touched."""
+def sandbox_lab(profile: str = "article", slot: Slot = A, **options) -> Iterator[Lab]:
+    """A fresh lab in the slot (purged before and after), for tests that must see a lab nobody
+    touched. The shared lab (slot A) goes first: one lab fewer running in this process."""
     _drop_shared()
-    lab = _start(profile, **options)
+    lab = _start(profile, slot, **options)
     try:
         yield lab
     finally:
-        Lab(STATE, profile).down(purge=True)
+        _purge(slot, profile)
 
 
 def harborbook(*args: str, timeout: float = 900, **env: str) -> subprocess.CompletedProcess:

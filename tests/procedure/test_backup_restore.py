@@ -4,8 +4,10 @@ backups, drills, faults and a live restore through `harborbook run`, the way an 
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -19,9 +21,11 @@ from tests.leakscan import find_leaks
 from harborbook.registry import RegistryClient, build_image
 from harborbook.registry.pullcheck import verify_tag
 
-from .conftest import ROOT, STATE, harborbook, run_dir_of, sandbox_lab
+from .conftest import ROOT, harborbook, run_dir_of, sandbox_lab, slot_of
 
 pytestmark = [pytest.mark.lab, pytest.mark.slow]
+SLOT = slot_of(__file__)
+STATE = SLOT.state
 IMAGES = [("library/bk-a", "1"), ("library/bk-b", "1"), ("library/bk-b", "2")]
 BACKUPS = STATE / "backups"
 KEY = STATE / "secrets" / "backup-key"
@@ -30,7 +34,7 @@ OUTPUTS: list[str] = []
 
 def params(tmp: Path, mode: str = "backup", key: Path = KEY, keep: int = 2, drill: bool = True,
            extra: str = "", target: str | None = None) -> Path:
-    sandbox = (ROOT / "params" / "sandbox.yaml").read_text().replace("../.lab/", f"{STATE}/")
+    sandbox = SLOT.params_text()
     text = sandbox.split("\nbackup:", 1)[0]  # the sandbox's own backup section is replaced below
     target = target or f"{{kind: directory, path: {BACKUPS}}}"
     text += (f"\nbackup:\n  target: {target}\n  encryption_key: file:{key}\n"
@@ -52,7 +56,7 @@ def step(result: subprocess.CompletedProcess, name: str) -> dict:
 
 
 def client() -> RegistryClient:
-    return RegistryClient("http://127.0.0.1:31777", "admin", (STATE / "secrets" / "harbor-admin-password").read_text().strip())
+    return RegistryClient(f"http://127.0.0.1:{SLOT.node_port}", "admin", (STATE / "secrets" / "harbor-admin-password").read_text().strip())
 
 
 def complete() -> list[str]:
@@ -61,9 +65,9 @@ def complete() -> list[str]:
 
 @pytest.fixture(scope="module")
 def deployed(tmp_path_factory):
-    with sandbox_lab("article") as lab:
+    with sandbox_lab("article", SLOT) as lab:
         out = tmp_path_factory.mktemp("deploy")
-        first = harborbook("run", "00", "01", "02", "03", "04", "05", "--out", str(out / "runs"))
+        first = harborbook("run", "00", "01", "02", "03", "04", "05", "--params", str(SLOT.params), "--out", str(out / "runs"))
         assert first.returncode == 0, first.stdout + first.stderr
         KEY.write_text(base64.b64encode(os.urandom(24)).decode())
         KEY.chmod(0o600)
@@ -128,7 +132,7 @@ def galera_desync(lab) -> list[str]:
 
     password = (STATE / "secrets" / "galera-admin-password").read_text().strip()
     out = []
-    for port in (13306, 13307, 13308):
+    for port in (SLOT.ports[f"galera-{n}-mysql"] for n in (1, 2, 3)):
         conn = pymysql.connect(host="127.0.0.1", port=port, user="harborbook_admin", password=password)
         with conn.cursor() as cur:
             cur.execute("SELECT @@GLOBAL.wsrep_desync")
@@ -137,7 +141,21 @@ def galera_desync(lab) -> list[str]:
     return out
 
 
-def test_an_interrupted_backup_is_not_complete_and_the_next_run_resumes_it(deployed, tmp_path):
+@pytest.fixture
+def slow_tree():
+    """A 64 MiB blob (unreferenced, valid under its digest path) in the registry tree, so that the
+    backup is still copying the tree when the test interrupts it: with only the small images, a
+    backup could finish between the test seeing its registry folder and the SIGINT (CI did)."""
+    data = os.urandom(64 << 20)
+    digest = hashlib.sha256(data).hexdigest()
+    folder = STATE / "cephfs/apps/harbor-k8s/registry/docker/registry/v2/blobs/sha256" / digest[:2] / digest
+    folder.mkdir(parents=True)
+    (folder / "data").write_bytes(data)
+    yield
+    shutil.rmtree(folder)
+
+
+def test_an_interrupted_backup_is_not_complete_and_the_next_run_resumes_it(deployed, slow_tree, tmp_path):
     lab, _ = deployed
     before = complete()
     proc = subprocess.Popen([sys.executable, "-m", "harborbook.cli", "run", "07", "--params",
@@ -177,8 +195,6 @@ def test_retention_keeps_keep(deployed, tmp_path):
 
 def test_restore_after_deleting_a_repository_brings_it_back(deployed, tmp_path):
     _, pushed = deployed
-    import shutil
-
     shutil.rmtree(STATE / "cephfs/apps/harbor-k8s/registry/docker/registry/v2/repositories/library/bk-b")
     assert not verify_tag(client(), "library/bk-b", "1", pushed[("library/bk-b", "1")]).ok
     result = run07(tmp_path, params(tmp_path, mode="restore", extra="  confirm: true\n"))

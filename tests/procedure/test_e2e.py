@@ -18,9 +18,10 @@ import pytest
 
 from tests.leakscan import find_leaks
 
-from .conftest import ROOT, harborbook, run_dir_of, sandbox_lab
+from .conftest import ROOT, harborbook, run_dir_of, sandbox_lab, slot_of
 
 pytestmark = [pytest.mark.lab, pytest.mark.slow]
+SLOT = slot_of(__file__)
 GOOD = {"ok", "changed", "unchanged", "skipped"}
 
 
@@ -36,8 +37,8 @@ def lab_secrets(state: Path) -> dict[str, str]:
 
 @pytest.mark.parametrize("profile", ["article", "modern"])
 def test_the_whole_procedure_twice(profile, tmp_path):
-    with sandbox_lab(profile) as lab:
-        first = harborbook("run", "--out", str(tmp_path / "runs"))
+    with sandbox_lab(profile, SLOT) as lab:
+        first = harborbook("run", "--params", str(SLOT.params), "--out", str(tmp_path / "runs"))
         assert first.returncode == 0, first.stdout + first.stderr
         run1 = run_dir_of(first.stdout)
         done = steps(run1)
@@ -47,7 +48,7 @@ def test_the_whole_procedure_twice(profile, tmp_path):
         assert not [s for s in done if s[2] == "failed"]
         assert any(s[2] == "changed" for s in done), "a first run deploys something"
 
-        second = harborbook("run", "--out", str(tmp_path / "runs"))
+        second = harborbook("run", "--params", str(SLOT.params), "--out", str(tmp_path / "runs"))
         assert second.returncode == 0, second.stdout + second.stderr
         again = steps(run_dir_of(second.stdout))
         # Nothing to deploy twice; a backup, though, is a new point in time on every run (07).
@@ -95,7 +96,7 @@ def stage_and_fix_the_incident(lab, tmp_path: Path, node: str = "lab-node-3") ->
     while disk_pressure(lab, node) != "True":
         assert time.monotonic() < deadline, f"{node} never reported DiskPressure"
         time.sleep(0.5)
-    fixed = harborbook("run", "06", "--params", str(ROOT / "params" / "demo.yaml"), "--out", str(tmp_path / "runs"))
+    fixed = harborbook("run", "06", "--params", str(SLOT.demo_params), "--out", str(tmp_path / "runs"))
     assert fixed.returncode == 0, fixed.stdout + fixed.stderr
     run_dir = run_dir_of(fixed.stdout)
     found = {s[1]: s for s in steps(run_dir)}

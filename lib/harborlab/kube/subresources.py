@@ -112,11 +112,14 @@ def scale_of(obj: dict) -> dict:
 
 async def _scale(server: "ApiServer", request: web.Request, route: "Route") -> web.Response:
     cluster, res = server.cluster, route.res
+    if request.method == "GET":
+        return _json(scale_of(cluster.get(res, route.namespace, route.name)))
+    body = await server.body(request)
+    # Read after the last await: a controller may write the object (its status) while the body
+    # arrives, and a patch carries no resourceVersion to conflict on (the apiserver's
+    # GuaranteedUpdate retries exactly that case). From here to the update nothing yields.
     obj = cluster.get(res, route.namespace, route.name)
     current = scale_of(obj)
-    if request.method == "GET":
-        return _json(current)
-    body = await server.body(request)
     if request.method == "PUT":
         wanted = body
     elif request.method == "PATCH":

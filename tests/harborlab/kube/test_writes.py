@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import http.client
 import json
+import ssl
+import time
+import urllib.parse
 
 import pytest
 from kubernetes import client
@@ -113,3 +117,27 @@ def test_scale_subresource(apps, namespace):
     assert scale.spec.replicas == 0 and scale.status.selector == "app=web"
     apps.patch_namespaced_deployment_scale("web", namespace, {"spec": {"replicas": 0}})
     assert apps.read_namespaced_deployment("web", namespace).spec.replicas == 0
+
+
+def test_a_scale_patch_does_not_conflict_with_a_write_made_while_its_body_arrives(api, apps, namespace):
+    # A patch names no resourceVersion, so the apiserver retries a conflict instead of answering
+    # 409; the emulator read the object before awaiting the body (a controller's status write
+    # in between made the scale patch fail in CI).
+    apps.create_namespaced_deployment(namespace, DEPLOY)
+    conf = api.configuration
+    url = urllib.parse.urlsplit(conf.host)
+    ctx = ssl.create_default_context(cafile=conf.ssl_ca_cert)
+    conn = http.client.HTTPSConnection(url.hostname, url.port, context=ctx, timeout=10)
+    body = json.dumps({"spec": {"replicas": 0}}).encode()
+    conn.putrequest("PATCH", f"/apis/apps/v1/namespaces/{namespace}/deployments/web/scale")
+    conn.putheader("Authorization", conf.get_api_key_with_prefix("authorization") or conf.get_api_key_with_prefix("BearerToken"))
+    conn.putheader("Content-Type", "application/merge-patch+json")
+    conn.putheader("Content-Length", str(len(body)))
+    conn.endheaders()
+    conn.send(body[:5])
+    time.sleep(0.3)  # the server has the headers and waits for the rest of the body
+    apps.patch_namespaced_deployment("web", namespace, {"metadata": {"labels": {"moved": "meanwhile"}}})
+    conn.send(body[5:])
+    answer = conn.getresponse()
+    assert answer.status == 200, answer.read()
+    conn.close()

@@ -186,4 +186,4 @@ def wait_rolled_out(emulator: Emulator, replicas: dict[str, int], timeout: float
 
 @pytest.fixture
 def node_port() -> int:
-    return free_port(30000 + secrets.randbelow(2000), 32767)
+    return free_port(32100 + secrets.randbelow(600), 32767)  # clear of the sandbox labs' NodePorts (317xx, 318xx)

@@ -133,7 +133,7 @@ def harbor(backing, generated, tmp_path_factory):
 def _free_node_port() -> int:
     import secrets as _secrets
     from harborlab.ui.backing import free_port
-    return free_port(30000 + _secrets.randbelow(2500), 32767)
+    return free_port(32100 + _secrets.randbelow(600), 32767)  # clear of the sandbox labs' NodePorts
 
 
 def test_skopeo_push_pull_through_the_nodeport_lands_on_cephfs(harbor, tmp_path):
