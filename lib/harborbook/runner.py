@@ -222,9 +222,32 @@ def _execute(notebook: Path, run_dir: Path, params_file: Path, dry_run: bool, ce
         else:
             os.environ[RUN_DIR_ENV] = old
         outcome.duration_s = round(time.monotonic() - started, 2)
+        close_leftover_sockets()
     _from_kernel(run_dir, outcome)
     if out_nb.exists():
         outcome.html = report.export_html(out_nb)
+
+
+def close_leftover_sockets() -> int:
+    """Close the ZeroMQ sockets a notebook run left open; return how many.
+
+    After a failed run, the kernel client's sockets can be left in a reference cycle together with
+    their Context. When the garbage collector later frees that cycle (at any allocation: it hung
+    `harborbook run` while exporting the HTML), it clears the Context's weak references to its
+    sockets first, so the Context's ``__del__`` closes none of them and its ``term()`` waits
+    forever for a socket that is still open. Closing them here, with no linger (the kernel is
+    gone), leaves the collector nothing to wait for.
+    """
+    import gc
+
+    import zmq
+
+    closed = 0
+    for obj in gc.get_objects():
+        if isinstance(obj, zmq.Socket) and not obj.closed:
+            obj.close(linger=0)
+            closed += 1
+    return closed
 
 
 def _kernel_config(run_dir: Path):
