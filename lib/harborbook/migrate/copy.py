@@ -20,13 +20,15 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable
-from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 from . import layout
 from .inventory import Inventory, Tag
 from .journal import Journal
+from .source import Source, as_source
 
 CHUNK = 1 << 20
 SETTLE_BYTES = 256 << 20  # flushed and journaled in batches of this many bytes (an interruption re-hashes at most this)
@@ -149,61 +151,58 @@ def settle(target: Path, outcomes: Iterable[BlobOutcome], journal: Journal) -> N
         journal.record(o.digest, os.stat(layout.blob_data(target, o.digest)))
 
 
-def copy_blob(source: Path, target: Path, digest: str, size: int, *, journal: Journal, owner: Owner = None,
-              stop: threading.Event | None = None, progress: Progress | None = None,
-              durable: bool = True) -> BlobOutcome:
-    """One blob: skip it when present and verified, else stream, hash, rename once verified.
-
-    ``durable``: flushed to disk and recorded in the journal now; else the outcome says
-    ``settle`` and the caller passes it to :func:`settle` (the copy does, in batches).
-    """
-    stop = stop or threading.Event()
+def _present(target: Path, digest: str, size: int, journal: Journal, stop: threading.Event,
+             progress: Progress | None, durable: bool) -> BlobOutcome | bool:
+    """The outcome when ``digest`` is already in the target with the right bytes; else whether
+    the target holds other bytes under its name (they get replaced)."""
     dst = layout.blob_data(target, digest)
-    replacing = False
     try:
         st = os.stat(dst)
     except FileNotFoundError:
-        st = None
-    if st is not None:
-        if journal.verified(digest, st):
-            if progress:
-                progress(size)
-            return BlobOutcome(digest, size, PRESENT, "verified by an earlier run")
-        if _sha256_file(dst, stop, None) == digest:
-            if progress:
-                progress(size)
-            found = BlobOutcome(digest, size, PRESENT, "verified now", settle=True)
-            if durable:
-                settle(target, [found], journal)
-                return BlobOutcome(digest, size, PRESENT, "verified now")
-            return found
-        replacing = True
-    src = layout.blob_data(source, digest)
+        return False
+    if journal.verified(digest, st):
+        if progress:
+            progress(size)
+        return BlobOutcome(digest, size, PRESENT, "verified by an earlier run")
+    if _sha256_file(dst, stop, None) == digest:
+        if progress:
+            progress(size)
+        found = BlobOutcome(digest, size, PRESENT, "verified now", settle=True)
+        if durable:
+            settle(target, [found], journal)
+            return BlobOutcome(digest, size, PRESENT, "verified now")
+        return found
+    return True
+
+
+def _publish(reader: BinaryIO, target: Path, digest: str, size: int, replacing: bool, *, journal: Journal,
+             owner: Owner, stop: threading.Event, progress: Progress | None, durable: bool) -> BlobOutcome:
+    """Stream ``reader`` into a temporary file beside the blob's name, hashing; rename once verified."""
+    dst = layout.blob_data(target, digest)
     folder = dst.parent
     makedirs(folder, owner)
     _clean_tmp(folder)
     tmp = folder / f"{TMP_PREFIX}{uuid.uuid4().hex}"
     hasher = hashlib.sha256()
     copied = 0
+    buf = bytearray(CHUNK)
+    view = memoryview(buf)
     try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
         try:
-            reader = open(src, "rb")
-        except FileNotFoundError:
-            if progress:
-                progress(size)
-            return BlobOutcome(digest, size, MISSING, f"{src} is gone from the source")
-        with reader, open(tmp, "wb") as out:
-            while block := reader.read(CHUNK):
+            while n := reader.readinto(buf):
                 if stop.is_set():
                     raise Stopped()
+                block = view[:n]
                 hasher.update(block)
-                out.write(block)
-                copied += len(block)
+                _write_all(fd, block)
+                copied += n
                 if progress:
-                    progress(len(block))
-            out.flush()
+                    progress(n)
             if durable:
-                os.fsync(out.fileno())
+                os.fsync(fd)
+        finally:
+            os.close(fd)
         got = "sha256:" + hasher.hexdigest()
         if got != digest:
             if progress and copied < size:
@@ -226,7 +225,87 @@ def copy_blob(source: Path, target: Path, digest: str, size: int, *, journal: Jo
             pass
 
 
-def copy_blobs(source: Path, target: Path, blobs: dict[str, int], *, parallel: int, journal: Journal,
+def _write_all(fd: int, block: memoryview) -> None:
+    while block:
+        block = block[os.write(fd, block):]
+
+
+def _copy_job(src: Source, target: Path, job: list[tuple[str, int]], *, journal: Journal, owner: Owner,
+              stop: threading.Event, progress: Progress | None, durable: bool,
+              emit: Callable[[BlobOutcome], None]) -> None:
+    """Blobs of one job: each skipped when present and verified, the others streamed from the source.
+
+    Every outcome is emitted as soon as it is known, so an interruption or an error in the middle
+    of a job loses none of the blobs it already published.
+    """
+    needed: list[tuple[str, int]] = []
+    replacing: set[str] = set()
+    for digest, size in job:
+        if stop.is_set():
+            raise Stopped()
+        found = _present(target, digest, size, journal, stop, progress, durable)
+        if isinstance(found, BlobOutcome):
+            emit(found)
+            continue
+        if found:
+            replacing.add(digest)
+        needed.append((digest, size))
+    if not needed:
+        return
+    sizes = dict(needed)
+    with src.blobs(needed) as stream:
+        for digest, reader, detail in stream:
+            if stop.is_set():
+                raise Stopped()
+            size = sizes[digest]
+            if reader is None:
+                if progress:
+                    progress(size)
+                emit(BlobOutcome(digest, size, MISSING, detail))
+                continue
+            emit(_publish(reader, target, digest, size, digest in replacing, journal=journal, owner=owner, stop=stop,
+                          progress=progress, durable=durable))
+
+
+def copy_blob(source: "Source | Path", target: Path, digest: str, size: int, *, journal: Journal,
+              owner: Owner = None, stop: threading.Event | None = None, progress: Progress | None = None,
+              durable: bool = True) -> BlobOutcome:
+    """One blob: skip it when present and verified, else stream, hash, rename once verified.
+
+    ``durable``: flushed to disk and recorded in the journal now; else the outcome says
+    ``settle`` and the caller passes it to :func:`settle` (the copy does, in batches).
+    """
+    found: list[BlobOutcome] = []
+    _copy_job(as_source(source, check=False), target, [(digest, size)], journal=journal, owner=owner,
+              stop=stop or threading.Event(), progress=progress, durable=durable, emit=found.append)
+    return found[0]
+
+
+def jobs(src: Source, blobs: dict[str, int], parallel: int) -> list[list[tuple[str, int]]]:
+    """The blobs in jobs for the workers, largest first (so the tail is short).
+
+    A source that streams (SSH) gets several small blobs per job, about ``src.batch_bytes`` but
+    never so much that fewer jobs than about four per worker remain.
+    """
+    order = sorted(blobs.items(), key=lambda item: (-item[1], item[0]))
+    if not src.batch_bytes:
+        return [[item] for item in order]
+    limit = max(1 << 20, min(src.batch_bytes, sum(blobs.values()) // max(1, 4 * parallel)))
+    out: list[list[tuple[str, int]]] = []
+    current: list[tuple[str, int]] = []
+    held = 0
+    for item in order:
+        if current and (held + item[1] > limit or len(current) >= src.batch_files):
+            out.append(current)
+            current, held = [], 0
+        current.append(item)
+        held += item[1]
+    if current:
+        out.append(current)
+    return out
+
+
+def copy_blobs(source: "Source | Path", target: Path, blobs: dict[str, int], *, parallel: int, journal: Journal,
                owner: Owner = None, progress: Progress | None = None,
                stop: threading.Event | None = None) -> CopyReport:
     """Every blob of ``blobs`` (digest -> size) with ``parallel`` workers; largest first.
@@ -234,38 +313,45 @@ def copy_blobs(source: Path, target: Path, blobs: dict[str, int], *, parallel: i
     Interrupted (``stop`` set, Ctrl-C, an error), the workers finish or abandon their current
     blob without publishing it and the report says ``interrupted``; nothing half-written remains.
     """
+    src = as_source(source, check=False)
     stop = stop or threading.Event()
     report = CopyReport()
     lock = threading.Lock()
+    arrived: list[BlobOutcome] = []  # outcomes the workers emitted, not yet taken by this thread
 
     def tick(n: int) -> None:
         if progress:
             with lock:
                 progress(n)
 
-    started = time.monotonic()
-    order = sorted(blobs.items(), key=lambda item: (-item[1], item[0]))  # big ones first: the tail is short
-    pool = ThreadPoolExecutor(max(1, parallel), thread_name_prefix="migrate-copy")
-    futures: dict[Future[BlobOutcome], tuple[str, int]] = {}
+    def emit(outcome: BlobOutcome) -> None:
+        with lock:
+            arrived.append(outcome)
+
     unsettled: list[BlobOutcome] = []
+
+    def take() -> None:
+        with lock:
+            got = arrived[:]
+            arrived.clear()
+        report.outcomes.extend(got)
+        unsettled.extend(o for o in got if o.settle)
 
     def flush() -> None:
         settle(target, unsettled, journal)
         unsettled.clear()
 
+    started = time.monotonic()
+    pool = ThreadPoolExecutor(max(1, parallel), thread_name_prefix="migrate-copy")
     try:
-        futures = {pool.submit(copy_blob, source, target, d, s, journal=journal, owner=owner, stop=stop,
-                               progress=tick, durable=False): (d, s) for d, s in order}
+        futures = [pool.submit(_copy_job, src, target, job, journal=journal, owner=owner, stop=stop,
+                               progress=tick, durable=False, emit=emit) for job in jobs(src, blobs, parallel)]
         pending = set(futures)
         while pending:
             done, pending = wait(pending, timeout=0.5, return_when=FIRST_EXCEPTION)
+            take()
             for f in done:
-                if f.exception() is None:
-                    outcome = f.result()
-                    report.outcomes.append(outcome)
-                    if outcome.settle:
-                        unsettled.append(outcome)
-                elif not isinstance(f.exception(), Stopped):
+                if f.exception() is not None and not isinstance(f.exception(), Stopped):
                     raise f.exception()  # type: ignore[misc]
             if sum(o.size for o in unsettled) >= SETTLE_BYTES:
                 flush()
@@ -277,16 +363,10 @@ def copy_blobs(source: Path, target: Path, blobs: dict[str, int], *, parallel: i
     finally:
         stop_requested = stop.is_set()
         pool.shutdown(wait=True, cancel_futures=True)
-        finished = {o.digest for o in report.outcomes}
-        for f, (d, s) in futures.items():
-            if d in finished:
-                continue
-            if f.done() and not f.cancelled() and f.exception() is None:
-                report.outcomes.append(f.result())
-                if f.result().settle:
-                    unsettled.append(f.result())
-            elif stop_requested:
-                report.outcomes.append(BlobOutcome(d, s, STOPPED))
+        take()
+        if stop_requested:
+            finished = {o.digest for o in report.outcomes}
+            report.outcomes.extend(BlobOutcome(d, s, STOPPED) for d, s in blobs.items() if d not in finished)
         report.interrupted = stop_requested
         # Whatever was published, interrupted or not, is flushed and journaled: a re-run skips it.
         flush()
