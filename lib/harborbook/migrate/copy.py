@@ -23,12 +23,11 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO
 
 from . import layout
 from .inventory import Inventory, Tag
 from .journal import Journal
-from .source import Source, as_source
+from .source import Reader, Source, as_source
 
 CHUNK = 1 << 20
 SETTLE_BYTES = 256 << 20  # flushed and journaled in batches of this many bytes (an interruption re-hashes at most this)
@@ -175,7 +174,7 @@ def _present(target: Path, digest: str, size: int, journal: Journal, stop: threa
     return True
 
 
-def _publish(reader: BinaryIO, target: Path, digest: str, size: int, replacing: bool, *, journal: Journal,
+def _publish(reader: Reader, target: Path, digest: str, size: int, replacing: bool, *, journal: Journal,
              owner: Owner, stop: threading.Event, progress: Progress | None, durable: bool) -> BlobOutcome:
     """Stream ``reader`` into a temporary file beside the blob's name, hashing; rename once verified."""
     dst = layout.blob_data(target, digest)

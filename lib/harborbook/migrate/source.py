@@ -18,13 +18,21 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO
+from typing import Protocol
 
 from . import layout
 
 # The manifests the inventory reads are small (distribution refuses pushes of more than 4 MiB);
 # a "manifest" larger than this is not one, and is not read whole into memory.
 MANIFEST_MAX = 8 << 20
+
+
+class Reader(Protocol):
+    """A blob's bytes as they arrive: a local file, or one member of a remote stream."""
+
+    def readinto(self, buf: bytearray | memoryview, /) -> int | None: ...
+
+    def read(self, size: int = -1, /) -> bytes: ...
 
 
 @dataclass
@@ -68,7 +76,7 @@ class Source:
         raise NotImplementedError
 
     def blobs(self, items: list[tuple[str, int]]) -> contextlib.AbstractContextManager[
-            Iterator[tuple[str, BinaryIO | None, str]]]:
+            Iterator[tuple[str, Reader | None, str]]]:
         """``items`` in order as (digest, reader, detail): reader None when the blob is not there
         (detail says why). Each reader must be read before the next item is asked for."""
         raise NotImplementedError
@@ -135,10 +143,10 @@ class LocalSource(Source):
         return out
 
     @contextlib.contextmanager
-    def blobs(self, items: list[tuple[str, int]]) -> Iterator[Iterator[tuple[str, BinaryIO | None, str]]]:
-        opened: list[BinaryIO] = []
+    def blobs(self, items: list[tuple[str, int]]) -> Iterator[Iterator[tuple[str, Reader | None, str]]]:
+        opened: list[Reader] = []
 
-        def each() -> Iterator[tuple[str, BinaryIO | None, str]]:
+        def each() -> Iterator[tuple[str, Reader | None, str]]:
             for digest, _size in items:
                 path = layout.blob_data(self.root, digest)
                 try:
@@ -154,7 +162,7 @@ class LocalSource(Source):
             yield each()
         finally:
             for reader in opened:
-                reader.close()
+                reader.close()  # type: ignore[attr-defined]
 
 
 def _dirs(path: Path) -> list[str]:
@@ -168,3 +176,17 @@ def _dirs(path: Path) -> list[str]:
 def as_source(source: "Source | Path | str", what: str = "source registry", check: bool = True) -> Source:
     """A Source as it is, a path as a :class:`LocalSource`."""
     return source if isinstance(source, Source) else LocalSource(Path(source), what=what, check=check)
+
+
+def open_source(registry: "Path | object", *, ssh_key: object = None, known_hosts: Path | None = None,
+                what: str = "source registry") -> Source:
+    """The source a params' ``registry`` names: a local path, or an ``ssh://`` location (connected now)."""
+    from ..params.sshurl import SshLocation
+    from ..secrets import SecretRef
+    from .sshsource import SshSource
+
+    if isinstance(registry, SshLocation):
+        assert isinstance(ssh_key, SecretRef) and known_hosts is not None  # the params insist on both
+        return SshSource(registry, ssh_key, known_hosts, what=what)
+    assert isinstance(registry, (str, Path))
+    return LocalSource(Path(registry), what=what)
