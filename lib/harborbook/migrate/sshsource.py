@@ -315,6 +315,7 @@ class SshSource(Source):
             def each() -> Iterator[tuple[str, Reader | None, str]]:
                 wanted = [d for d, _ in items]
                 at = 0
+                absent: list[str] = []  # said at the end, once tar's complaints about them have arrived
                 try:
                     while True:
                         member = stream.next()
@@ -325,7 +326,7 @@ class SshSource(Source):
                             raise SshError(f"{self.what}: {self._destination()} sent {member[0]!r}, which was "
                                            "not asked for")
                         while wanted[at] != digest:
-                            yield wanted[at], None, f"{self.where(blob_rel(wanted[at]))}: {said(member[0])}"
+                            absent.append(wanted[at])
                             at += 1
                         yield digest, _Member(stream), ""
                         at += 1
@@ -339,7 +340,7 @@ class SshSource(Source):
                 code = proc.wait()
                 if code == 255:  # ssh's own failure, not tar's
                     raise self._lost("streaming blobs", err, code)
-                for digest in wanted[at:]:
+                for digest in absent + wanted[at:]:
                     rel = blob_rel(digest).removeprefix("blobs/sha256/")
                     yield digest, None, f"{self.where(blob_rel(digest))}: {said(rel)}"
 
