@@ -32,6 +32,7 @@ from .source import Reader, Source, as_source
 CHUNK = 1 << 20
 SETTLE_BYTES = 256 << 20  # flushed and journaled in batches of this many bytes (an interruption re-hashes at most this)
 TMP_PREFIX = ".harborbook-tmp-"
+FLUSHERS = 8  # fsyncs at a time when a batch of files is flushed
 Owner = tuple[int, int] | None
 Progress = Callable[[int], None]
 
@@ -129,25 +130,40 @@ def _clean_tmp(folder: Path) -> None:
         pass
 
 
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def settle(target: Path, outcomes: Iterable[BlobOutcome], journal: Journal) -> None:
     """Flush published blobs (and their directories) to disk, then record them as verified.
 
     Only what is on disk may enter the journal: a blob the journal names is never hashed again.
-    Flushing after a batch rather than blob by blob lets the kernel write back in the meantime.
+    Flushing after a batch rather than blob by blob lets the kernel write back in the meantime;
+    the flushes of a batch run side by side (a journalling filesystem commits them together,
+    CephFS overlaps their round trips).
     """
-    folders = set()
-    for o in outcomes:
-        path = layout.blob_data(target, o.digest)
-        fd = os.open(path, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        folders.add(path.parent)
-    for folder in folders:
-        _fsync_dir(folder)
-    for o in outcomes:
-        journal.record(o.digest, os.stat(layout.blob_data(target, o.digest)))
+    outcomes = list(outcomes)
+    paths = [layout.blob_data(target, o.digest) for o in outcomes]
+    folders = sorted({p.parent for p in paths})
+    _each(_fsync, paths)
+    _each(_fsync_dir, folders)
+    for o, path in zip(outcomes, paths):
+        journal.record(o.digest, os.stat(path))
+
+
+def _each(fn: Callable[[Path], None], paths: list[Path]) -> None:
+    """``fn`` on every path, FLUSHERS at a time (each waits on the disk, not on the CPU)."""
+    if len(paths) <= 1:
+        for path in paths:
+            fn(path)
+        return
+    with ThreadPoolExecutor(min(FLUSHERS, len(paths)), thread_name_prefix="migrate-flush") as pool:
+        for _ in pool.map(fn, paths):
+            pass
 
 
 def _present(target: Path, digest: str, size: int, journal: Journal, stop: threading.Event,
@@ -281,27 +297,22 @@ def copy_blob(source: "Source | Path", target: Path, digest: str, size: int, *, 
 
 
 def jobs(src: Source, blobs: dict[str, int], parallel: int) -> list[list[tuple[str, int]]]:
-    """The blobs in jobs for the workers, largest first (so the tail is short).
+    """The blobs in jobs for the workers, each job largest first (so the tail is short).
 
-    A source that streams (SSH) gets several small blobs per job, about ``src.batch_bytes`` but
-    never so much that fewer jobs than about four per worker remain.
+    A local source: one job per blob. A source that streams (SSH), where each job costs a round
+    trip to the old host: one job per worker, the blobs dealt so that each gets about the same
+    bytes (the largest to the least loaded).
     """
     order = sorted(blobs.items(), key=lambda item: (-item[1], item[0]))
-    if not src.batch_bytes:
+    if not src.streams:
         return [[item] for item in order]
-    limit = max(1 << 20, min(src.batch_bytes, sum(blobs.values()) // max(1, 4 * parallel)))
-    out: list[list[tuple[str, int]]] = []
-    current: list[tuple[str, int]] = []
-    held = 0
+    out: list[list[tuple[str, int]]] = [[] for _ in range(max(1, min(parallel, len(order))))]
+    loads = [0] * len(out)
     for item in order:
-        if current and (held + item[1] > limit or len(current) >= src.batch_files):
-            out.append(current)
-            current, held = [], 0
-        current.append(item)
-        held += item[1]
-    if current:
-        out.append(current)
-    return out
+        lightest = loads.index(min(loads))
+        out[lightest].append(item)
+        loads[lightest] += item[1]
+    return [job for job in out if job]
 
 
 def copy_blobs(source: "Source | Path", target: Path, blobs: dict[str, int], *, parallel: int, journal: Journal,
@@ -375,7 +386,7 @@ def copy_blobs(source: "Source | Path", target: Path, blobs: dict[str, int], *, 
 
 # ---------------------------------------------------------------- links
 def write_link(path: Path, digest: str, owner: Owner) -> bool:
-    """Write a link file atomically; False when it already held ``digest``."""
+    """Write a link file atomically and durably; False when it already held ``digest``."""
     try:
         if path.read_text(encoding="ascii").strip() == digest:
             return False
@@ -384,10 +395,12 @@ def write_link(path: Path, digest: str, owner: Owner) -> bool:
     makedirs(path.parent, owner)
     tmp = path.parent / f"{TMP_PREFIX}{uuid.uuid4().hex}"
     try:
-        with open(tmp, "w", encoding="ascii") as out:
-            out.write(digest)
-            out.flush()
-            os.fsync(out.fileno())
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        try:
+            _write_all(fd, memoryview(digest.encode("ascii")))
+            os.fsync(fd)
+        finally:
+            os.close(fd)
         if owner:
             os.chown(tmp, *owner)
         os.replace(tmp, path)
@@ -422,22 +435,20 @@ def link_repositories(inv: Inventory, target: Path, good: Iterable[str], *, owne
                       dry_run: bool = False) -> LinkReport:
     """Every repository's layer and revision links, then each tag whose blobs are all in ``good``.
 
+    In two waves, each written side by side (every link file is flushed before its rename; the
+    flushes are what takes the time): first the layer, revision and tag index links, then -- once
+    all of those are written -- the tags' ``current/link``, so a tag never points at nothing.
     ``dry_run`` counts what would be written and writes nothing.
     """
     good = set(good)
     report = LinkReport()
-
-    def put(path: Path, digest: str) -> None:
-        if link_differs(path, digest) if dry_run else write_link(path, digest, owner):
-            report.written += 1
-        else:
-            report.unchanged += 1
-
+    first: dict[Path, str] = {}
+    tags: dict[Path, str] = {}
     for repo in sorted(inv.repositories.values(), key=lambda r: r.name):
         for digest in sorted(repo.layers & good):
-            put(layout.layer_link(target, repo.name, digest), digest)
+            first[layout.layer_link(target, repo.name, digest)] = digest
         for digest in sorted(repo.revisions & good):
-            put(layout.revision_link(target, repo.name, digest), digest)
+            first[layout.revision_link(target, repo.name, digest)] = digest
         for tag, digest in sorted(repo.tags.items()):
             lacking = sorted(inv.closure(digest) - good)
             ref = Tag(repo.name, tag, digest).ref
@@ -445,9 +456,20 @@ def link_repositories(inv: Inventory, target: Path, good: Iterable[str], *, owne
                 report.tags_skipped[ref] = lacking
                 continue
             for held in sorted(repo.index.get(tag, set()) & good | {digest}):
-                put(layout.tag_index_link(target, repo.name, tag, held), held)
-            # The manifest's own links first, the tag last: a tag never points at nothing.
-            put(layout.revision_link(target, repo.name, digest), digest)
-            put(layout.tag_current_link(target, repo.name, tag), digest)
+                first[layout.tag_index_link(target, repo.name, tag, held)] = held
+            first[layout.revision_link(target, repo.name, digest)] = digest
+            tags[layout.tag_current_link(target, repo.name, tag)] = digest
             report.tags_linked.append(ref)
+
+    def put(item: tuple[Path, str]) -> bool:
+        return link_differs(*item) if dry_run else write_link(item[0], item[1], owner)
+
+    for wave in (first, tags):
+        if dry_run or len(wave) <= 1:
+            written = [put(item) for item in wave.items()]
+        else:
+            with ThreadPoolExecutor(FLUSHERS, thread_name_prefix="migrate-link") as pool:
+                written = list(pool.map(put, wave.items()))
+        report.written += sum(written)
+        report.unchanged += len(written) - sum(written)
     return report

@@ -94,7 +94,10 @@ def scan(source: "Source | Path", *, what: str = "source registry") -> Inventory
         inv.repositories[name] = _repository(src, name, files, inv.problems)
     wanted = sorted(d for d in inv.manifests | {d for r in inv.repositories.values() for d in r.tags.values()}
                     if d in inv.blobs)  # one that is not there is reported as a missing blob below
-    documents = src.read_blobs(wanted)
+    documents = {d: listing.manifests[d] for d in wanted if d in listing.manifests}
+    rest = [d for d in wanted if d not in documents]
+    if rest:
+        documents.update(src.read_blobs(rest))
     for digest in wanted:
         refs = _manifest_references(digest, documents.get(digest), inv)
         if refs is not None:

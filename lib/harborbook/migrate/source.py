@@ -42,6 +42,7 @@ class Listing:
     blobs: dict[str, int] = field(default_factory=dict)  # digest -> size of blobs/sha256/xx/<hex>/data
     dirs: set[str] = field(default_factory=set)  # directories below repositories/ ('/'-separated), no _uploads
     links: dict[str, bytes] = field(default_factory=dict)  # files named 'link' below repositories/ -> bytes
+    manifests: dict[str, bytes] = field(default_factory=dict)  # manifests the source sent along (SSH)
 
 
 def keep_blob(prefix: str, name: str) -> str | None:
@@ -53,10 +54,9 @@ def keep_blob(prefix: str, name: str) -> str | None:
 class Source:
     """A registry tree to read (see the module's docstring); a context manager."""
 
-    # Blobs the copy hands a worker at once: 0 = one blob per job (a local file opens for free),
-    # else about this many bytes (a remote stream costs a round trip to open).
-    batch_bytes = 0
-    batch_files = 1
+    # Whether opening a stream of blobs costs a round trip (SSH): the copy then gives each worker
+    # all its blobs in one stream, rather than one blob at a time (a local file opens for free).
+    streams = False
 
     def __init__(self, label: str):
         self.label = label

@@ -31,6 +31,7 @@ import threading
 import time
 import weakref
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import BinaryIO, cast
 
@@ -46,7 +47,6 @@ SSH = "ssh"
 CONNECT_SECONDS = 30.0
 # sshd allows 10 sessions per connection (MaxSessions); a few are kept free.
 MAX_CHANNELS = 8
-BATCH_FILES = 256  # blob names per tar command: a few kB of arguments
 __all__ = ["SshError", "SshLocation", "SshSource", "parse_url"]
 
 
@@ -64,8 +64,7 @@ def _ssh_value(path: str) -> str:
 class SshSource(Source):
     """A registry tree on another host (see the module's docstring). Connects on creation."""
 
-    batch_bytes = 64 << 20
-    batch_files = BATCH_FILES
+    streams = True
 
     def __init__(self, location: SshLocation, key: secrets.SecretRef, known_hosts: Path, *,
                  what: str = "migrate.source.registry", ssh: str = SSH):
@@ -81,7 +80,6 @@ class SshSource(Source):
         self._closer = weakref.finalize(self, _shut, self._dir, None, [])
         try:
             self._connect()
-            self._check_tree()
         except BaseException:
             self.close()
             raise
@@ -132,10 +130,8 @@ class SshSource(Source):
             while True:
                 if self._master.poll() is not None:
                     raise self._refused(errors.read_text(errors="replace"))
-                # The control socket appears once the connection is authenticated.
-                if os.path.exists(self._control) and subprocess.run(
-                        [self.ssh, *self._options(), "-O", "check", self._destination()],
-                        stdin=subprocess.DEVNULL, capture_output=True, timeout=10).returncode == 0:
+                # The master listens on its control socket once the connection is authenticated.
+                if os.path.exists(self._control):
                     return
                 if time.monotonic() > deadline:
                     raise SshError(f"{self.what}: {self._destination()} port {self.location.port} did not "
@@ -184,7 +180,7 @@ class SshSource(Source):
         self._closer()
 
     # ---------------------------------------------------------------- commands
-    def _popen(self, script: str, stdout: int | BinaryIO = subprocess.PIPE) -> tuple[subprocess.Popen[bytes], BinaryIO]:
+    def _popen(self, script: str, stdin: int | BinaryIO = subprocess.DEVNULL) -> tuple[subprocess.Popen[bytes], BinaryIO]:
         """``sh -c script`` on the old host, through the connection; stderr goes to a temporary file."""
         # Appended to (O_APPEND): reading it while ssh still writes moves no write position.
         fd, name = tempfile.mkstemp(dir=self._dir, suffix=".err")
@@ -193,7 +189,7 @@ class SshSource(Source):
         os.unlink(name)
         argv = [self.ssh, *self._options(), "-o", "ControlMaster=no", "-T", self._destination(),
                 shlex.join(["sh", "-c", script])]
-        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=stdout, stderr=err, bufsize=0)
+        proc = subprocess.Popen(argv, stdin=stdin, stdout=subprocess.PIPE, stderr=err, bufsize=0)
         return proc, err
 
     def _lost(self, what: str, err: BinaryIO, code: int | None) -> SshError:
@@ -212,31 +208,34 @@ class SshSource(Source):
                     raise self._lost(what, err, proc.returncode)
         return out
 
-    def _check_tree(self) -> None:
+    def _check_script(self) -> str:
+        """Shell lines that print why the tree cannot be read and stop, or print ``ok``."""
         root, v2 = shlex.quote(self.root), shlex.quote(self.v2)
-        said = self._output(
-            f"[ -d {root} ] || {{ echo missing; exit 0; }}; [ -d {v2} ] || {{ echo not-registry; exit 0; }}; "
-            f"[ -r {v2} ] && [ -x {v2} ] || {{ echo unreadable; exit 0; }}; "
-            "for p in find tar; do command -v $p >/dev/null 2>&1 || { echo no-$p; exit 0; }; done; "
-            f"find {v2} -maxdepth 0 -printf '' 2>/dev/null || {{ echo no-gnu-find; exit 0; }}; "
-            "tar --format=gnu -cf - -T /dev/null >/dev/null 2>&1 || { echo no-gnu-tar; exit 0; }; echo ok",
-            "checking the registry tree").decode(errors="replace").strip()
+        return (f"[ -d {root} ] || {{ echo missing; exit 0; }}; [ -d {v2} ] || {{ echo not-registry; exit 0; }}; "
+                f"[ -r {v2} ] && [ -x {v2} ] || {{ echo unreadable; exit 0; }}; "
+                "for p in find tar sed sort; do command -v $p >/dev/null 2>&1 || { echo no-$p; exit 0; }; done; "
+                f"find {v2} -maxdepth 0 -printf '' 2>/dev/null || {{ echo no-gnu-find; exit 0; }}; "
+                "tar --format=gnu -cf - -T /dev/null >/dev/null 2>&1 || { echo no-gnu-tar; exit 0; }; echo ok; ")
+
+    def _check_failed(self, said: str) -> Exception:
         host = self._destination()
-        if said == "ok":
-            return
         if said == "missing":
-            raise LayoutError(f"{self.what}: {self.root} does not exist on {host}",
-                              hint="give the registry's storage root on the old host (a single-host Harbor: "
-                                   "/data/registry)")
+            return LayoutError(f"{self.what}: {self.root} does not exist on {host}",
+                               hint="give the registry's storage root on the old host (a single-host Harbor: "
+                                    "/data/registry)")
         if said == "not-registry":
-            raise LayoutError(f"{self.what}: {self.root} on {host} holds no docker/registry/v2 tree",
-                              hint="give the directory the registry's storage.filesystem.rootdirectory names "
-                                   "(a single-host Harbor: /data/registry)")
+            return LayoutError(f"{self.what}: {self.root} on {host} holds no docker/registry/v2 tree",
+                               hint="give the directory the registry's storage.filesystem.rootdirectory names "
+                                    "(a single-host Harbor: /data/registry)")
         if said == "unreadable":
-            raise LayoutError(f"{self.what}: {self.v2} on {host} is not readable by {self.location.user}",
-                              hint="log in as root (or a user who can read the registry's files)")
-        raise SshError(f"{self.what}: {host} lacks GNU {said[3:].replace('gnu-', '')} ({said})",
-                       hint="the copy runs find and tar on the old host: install findutils and tar there")
+            return LayoutError(f"{self.what}: {self.v2} on {host} is not readable by {self.location.user}",
+                               hint="log in as root (or a user who can read the registry's files)")
+        if said.startswith("no-"):
+            return SshError(f"{self.what}: {host} lacks {said[3:].replace('gnu-', 'GNU ')} ({said})",
+                            hint="the copy runs find, tar, sed and sort on the old host (findutils, tar, sed, "
+                                 "coreutils): install them there")
+        return SshError(f"{self.what}: {host} answered {said[:80]!r} where a check of the tree was expected",
+                        hint="does the login print something (a banner in .bashrc)? the commands need a quiet shell")
 
     # ---------------------------------------------------------------- the Source interface
     def where(self, rel: str) -> str:
@@ -244,30 +243,64 @@ class SshSource(Source):
 
     def listing(self) -> Listing:
         out = Listing()
+        # The blobs and the repositories are listed at the same time, over two channels.
+        with ThreadPoolExecutor(1, thread_name_prefix="ssh-listing") as pool:
+            blobs = pool.submit(self._blob_sizes)
+            try:
+                self._repositories(out)
+            except BaseException:
+                blobs.result()  # a failed check of the tree says more than a failed tar
+                raise
+            out.blobs = blobs.result()
+        return out
+
+    def _blob_sizes(self) -> dict[str, int]:
+        """Every blob's size (the tree checked first: its complaint is the one worth showing)."""
+        found = {}
         blobs = shlex.quote(posixpath.join(self.v2, "blobs", "sha256"))
-        text = self._output(f"[ -d {blobs} ] || exit 0; find {blobs} -mindepth 3 -maxdepth 3 -name data -type f "
-                            "-printf '%s %P\\n'", "listing the blobs").decode("utf-8", "surrogateescape")
+        text = self._output(self._check_script() + f"[ -d {blobs} ] || exit 0; find {blobs} -mindepth 3 "
+                            "-maxdepth 3 -name data -type f -printf '%s %P\\n'",
+                            "listing the blobs").decode("utf-8", "surrogateescape")
+        said, _, text = text.partition("\n")
+        if said != "ok":
+            raise self._check_failed(said.strip())
         for line in text.splitlines():
             size, _, rel = line.partition(" ")
             parts = rel.split("/")
             digest = keep_blob(parts[0], parts[1]) if len(parts) == 3 and size.isdigit() else None
             if digest is not None:
-                out.blobs[digest] = int(size)
+                found[digest] = int(size)
+        return found
+
+    def _repositories(self, out: Listing) -> None:
+        """Directories and link files below repositories/, and the manifests the revisions name,
+        in one tar stream (no repositories yet: an empty archive)."""
+        script = (f"cd {shlex.quote(self.v2)} || exit 3; [ -d repositories ] || "
+                  "exec tar --format=gnu -cf - -T /dev/null; "
+                  "{ find repositories -name _uploads -prune -o -print; "
+                  "find repositories -name _uploads -prune -o -path '*/_manifests/revisions/sha256/*' -prune -print "
+                  "| sed -n 's|.*/\\([0-9a-f][0-9a-f]\\)\\([0-9a-f]*\\)$|blobs/sha256/\\1/\\1\\2/data|p' | sort -u; "
+                  "} | tar --format=gnu -cf - --no-recursion -T -")
         with self._channels:
-            # No repositories yet: an empty archive (tar's end blocks), which reads as no members.
-            proc, err = self._popen(f"cd {shlex.quote(self.v2)} || exit 3; if [ -d repositories ]; then "
-                                    "exec tar --format=gnu -cf - --exclude=_uploads repositories; "
-                                    "else exec tar --format=gnu -cf - -T /dev/null; fi")
+            proc, err = self._popen(script)
             with err:
                 try:
                     assert proc.stdout is not None
                     with tarfile.open(fileobj=proc.stdout, mode="r|") as archive:
                         for member in archive:
-                            rel = member.name.removeprefix("repositories/")
-                            if member.name == "repositories" or not member.name.startswith("repositories/"):
+                            name = member.name.rstrip("/")
+                            if name.startswith("blobs/sha256/") and member.isfile():
+                                parts = name.split("/")
+                                digest = keep_blob(parts[2], parts[3]) if len(parts) == 5 else None
+                                reader = archive.extractfile(member)
+                                if digest and reader:
+                                    out.manifests[digest] = reader.read(MANIFEST_MAX + 1)
                                 continue
+                            if not name.startswith("repositories/"):
+                                continue
+                            rel = name.removeprefix("repositories/")
                             if member.isdir():
-                                out.dirs.add(rel.rstrip("/"))
+                                out.dirs.add(rel)
                             elif member.isfile() and posixpath.basename(rel) == "link":
                                 reader = archive.extractfile(member)
                                 out.links[rel] = reader.read(layout.LINK_MAX) if reader else b""
@@ -279,27 +312,36 @@ class SshSource(Source):
                 finally:
                     proc.kill()
                     proc.wait()
-                if proc.returncode not in (0, -9):
+                # tar says 2 when a file was missing: a manifest the revisions name may be (the
+                # inventory reports it); anything missing below repositories/ is an error.
+                if proc.returncode not in (0, -9) and not (proc.returncode == 2 and not self._said(err, "repositories/")):
                     raise self._lost("listing the repositories", err, proc.returncode)
-        return out
+
+    def _said(self, err: BinaryIO, word: str) -> bool:
+        err.seek(0)
+        return word.encode() in err.read(1 << 20)
 
     def read_blobs(self, digests: list[str]) -> dict[str, bytes]:
         out: dict[str, bytes] = {}
-        for start in range(0, len(digests), BATCH_FILES):
-            batch = [(d, 0) for d in digests[start:start + BATCH_FILES]]
-            with self.blobs(batch) as stream:
-                for digest, reader, _ in stream:
-                    if reader is not None:
-                        out[digest] = reader.read(MANIFEST_MAX + 1)
+        if not digests:
+            return out
+        with self.blobs([(d, 0) for d in digests]) as stream:
+            for digest, reader, _ in stream:
+                if reader is not None:
+                    out[digest] = reader.read(MANIFEST_MAX + 1)
         return out
 
     @contextlib.contextmanager
     def blobs(self, items: list[tuple[str, int]]) -> Iterator[Iterator[tuple[str, Reader | None, str]]]:
         names = {blob_rel(d).removeprefix("blobs/sha256/"): d for d, _ in items}
         base = posixpath.join(self.v2, "blobs", "sha256")
-        with self._channels:
-            proc, err = self._popen(f"cd {shlex.quote(base)} && exec tar --format=gnu -b 256 -cf - -- "
-                                    + " ".join(shlex.quote(n) for n in names))
+        # The names go to tar on its standard input (-T -): a command line is limited to 128 kB.
+        listed = tempfile.TemporaryFile(dir=self._dir)
+        listed.write(b"".join(n.encode() + b"\0" for n in names))
+        listed.seek(0)
+        with self._channels, listed:
+            proc, err = self._popen(f"cd {shlex.quote(base)} && exec tar --format=gnu -b 256 -cf - --null -T -",
+                                    stdin=listed)
             assert proc.stdout is not None
             _big_pipe(proc.stdout.fileno())
             stream = TarStream(cast(io.RawIOBase, proc.stdout))

@@ -68,6 +68,23 @@ def test_the_inventory_over_ssh_is_the_local_one(server: Sshd, source: Path) -> 
     assert remote.blobs == local.blobs and remote.problems == [] == local.problems
 
 
+def test_the_listing_brings_the_manifests_along(server: Sshd, source: Path) -> None:
+    local = migrate.scan(source)
+    with connect(server, source) as src:
+        listing = src.listing()
+    assert set(listing.manifests) == local.manifests
+    assert all(listing.manifests[d] == blob_path(source, d).read_bytes() for d in local.manifests)
+    assert not any("_uploads" in rel for rel in listing.dirs | set(listing.links))
+
+
+def test_an_empty_tree_lists_nothing(server: Sshd, tmp_path: Path) -> None:
+    empty = tmp_path / "empty"
+    layout.v2(empty).mkdir(parents=True)
+    with connect(server, empty) as src:
+        inv = migrate.scan(src)
+    assert inv.counts() == {"repositories": 0, "tags": 0, "manifests": 0, "blobs": 0, "bytes": 0}
+
+
 def test_problems_over_ssh_name_the_host_and_file(server: Sshd, source: Path) -> None:
     link = layout.tag_current_link(source, "library/alpine", "3.6")
     link.write_text("garbage")
@@ -226,10 +243,15 @@ def test_a_missing_key_reference_is_named(server: Sshd, source: Path, monkeypatc
     assert "env:NO_SUCH_KEY" in err.message
 
 
+def _scan(server: Sshd, path: Path) -> None:
+    with connect(server, path) as src:
+        migrate.scan(src)
+
+
 def test_a_missing_path_and_a_path_without_a_tree_are_named(server: Sshd, source: Path) -> None:
-    err = _error(lambda: connect(server, source.parent / "nope"))
+    err = _error(lambda: _scan(server, source.parent / "nope"))
     assert isinstance(err, migrate.LayoutError)
     assert f"{source.parent / 'nope'} does not exist on root@127.0.0.1" in err.message
-    err = _error(lambda: connect(server, source.parent))
+    err = _error(lambda: _scan(server, source.parent))
     assert f"{source.parent} on root@127.0.0.1 holds no docker/registry/v2 tree" in err.message
     assert "/data/registry" in err.hint
