@@ -126,6 +126,11 @@ def rsync_ssh(ssh: dict, source: Path, target: Path, cipher: str | None = None) 
     subprocess.run(["rsync", "-a", "-e", shell, f"{ssh['user']}@{ssh['host']}:{source}/", f"{target}/"], check=True)
 
 
+def rsync_ssh_synced(ssh: dict, source: Path, target: Path) -> None:
+    rsync_ssh(ssh, source, target)
+    subprocess.run(["sync", "-f", str(target)], check=True)
+
+
 def lab_details(state: Path) -> tuple[Path, dict]:
     """The lab's CephFS mount and its legacy host's SSH access (lab.json)."""
     details = json.loads((state / "lab.json").read_text())
@@ -188,6 +193,7 @@ def main(argv: list[str] | None = None) -> str:
             rows += scenario("over ssh, to local disk", args.runs, size, {
                 "ours over ssh": lambda: ours_ssh(ssh, source, fresh(local, "ssh-ours"), args.parallel),
                 "rsync -e ssh": lambda: rsync_ssh(ssh, source, fresh(local, "ssh-rsync")),
+                "rsync -e ssh + sync": lambda: rsync_ssh_synced(ssh, source, fresh(local, "ssh-rsync-sync")),
                 "rsync -e 'ssh -c aes128-gcm'": lambda: rsync_ssh(ssh, source, fresh(local, "ssh-rsync-gcm"),
                                                                    "aes128-gcm@openssh.com")})
         # The cut-over: 1 % more data in new images, then the delta alone.
