@@ -255,3 +255,30 @@ def test_a_missing_path_and_a_path_without_a_tree_are_named(server: Sshd, source
     err = _error(lambda: _scan(server, source.parent))
     assert f"{source.parent} on root@127.0.0.1 holds no docker/registry/v2 tree" in err.message
     assert "/data/registry" in err.hint
+
+
+# ---------------------------------------------------------------- 08's steps on an ssh:// source
+def test_08s_steps_read_an_ssh_source_like_a_local_one(server: Sshd, source: Path, tmp_path: Path) -> None:
+    import yaml
+
+    from harborbook import params as params_mod
+    from harborbook.runbook import Status
+    from harborbook.steps import migrate as steps
+
+    from .test_steps_migrate import make_params
+
+    make_params(tmp_path, parallel=2)
+    doc = yaml.safe_load((tmp_path / "params.yaml").read_text())
+    doc["migrate"]["source"].update(registry=server.url(source), ssh_key=f"file:{server.key}",
+                                    known_hosts=str(server.known_hosts))
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(doc))
+    (tmp_path / "cephfs" / "apps" / "harbor-k8s" / "registry").mkdir(parents=True)
+    p = params_mod.load(tmp_path / "params.yaml")
+    found = steps.inventory(p)
+    assert found.status is Status.OK and found.data["tags"] == 4 and server.url(source) in found.summary
+    first = steps.bulk_copy(found.value, p.storage, False)
+    assert first.status is Status.CHANGED and first.data["counts"] == {"copied": 14}
+    plan = steps.cutover(found.value, p.storage, False)
+    assert plan.status is Status.OK and "nothing to copy" in plan.summary
+    target = tmp_path / "cephfs" / "apps" / "harbor-k8s" / "registry"
+    assert files(target) == {k: v for k, v in files(source).items() if "_uploads" not in k}
