@@ -192,6 +192,7 @@ def main(argv: list[str] | None = None) -> str:
                 "rsync+sync": lambda: rsync_synced(source, fresh(ceph, "rsync+sync"))})
             rows += scenario("over ssh, to local disk", args.runs, size, {
                 "ours over ssh": lambda: ours_ssh(ssh, source, fresh(local, "ssh-ours"), args.parallel),
+                "ours over ssh, 1 stream": lambda: ours_ssh(ssh, source, fresh(local, "ssh-ours-1"), 1),
                 "rsync -e ssh": lambda: rsync_ssh(ssh, source, fresh(local, "ssh-rsync")),
                 "rsync -e ssh + sync": lambda: rsync_ssh_synced(ssh, source, fresh(local, "ssh-rsync-sync")),
                 "rsync -e 'ssh -c aes128-gcm'": lambda: rsync_ssh(ssh, source, fresh(local, "ssh-rsync-gcm"),

@@ -9,6 +9,10 @@ the rest. A source blob whose content does not match its digest is *corrupt*: it
 
 Links come after the blobs, tag by tag, the tag's ``current/link`` last: a tag appears in the
 target only once its manifest, config and layers are all there.
+
+The source is a :class:`~.source.Source`: a local tree, where each worker takes one blob at a
+time, or the old host over SSH, where each worker gets one stream carrying all its blobs (a
+stream costs a round trip to open). Verification, journal and reports are the same for both.
 """
 
 from __future__ import annotations

@@ -70,7 +70,8 @@ class SshSource(Source):
                  what: str = "migrate.source.registry", ssh: str = SSH):
         super().__init__(str(location))
         self.location, self.key, self.known_hosts, self.what = location, key, Path(known_hosts), what
-        self.key_name = key.ref  # errors name the reference (the file's path, or the variable)
+        # Errors name the key by its reference: the file (its path resolved), or the variable.
+        self.key_name = f"file:{key.path}" if key.path is not None else key.ref
         self.ssh = shutil.which(ssh) or ssh
         self.root = location.path
         self.v2 = posixpath.join(location.path, *layout.V2)
@@ -194,7 +195,7 @@ class SshSource(Source):
 
     def _lost(self, what: str, err: BinaryIO, code: int | None) -> SshError:
         err.seek(0)
-        text = secrets.mask(err.read(4000).decode(errors="replace")).strip()
+        text = secrets.mask(err.read(1 << 20).decode(errors="replace")).strip()
         return SshError(f"{self.what}: {what} on {self._destination()} failed (exit status {code}): "
                         f"{text.splitlines()[-1] if text else 'no message'}",
                         hint="the connection to the old host may have been lost: run the step again (it resumes)")
