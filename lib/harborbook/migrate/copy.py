@@ -310,7 +310,7 @@ def jobs(src: Source, blobs: dict[str, int], parallel: int) -> list[list[tuple[s
     order = sorted(blobs.items(), key=lambda item: (-item[1], item[0]))
     if not src.streams:
         return [[item] for item in order]
-    out: list[list[tuple[str, int]]] = [[] for _ in range(max(1, min(parallel, len(order))))]
+    out: list[list[tuple[str, int]]] = [[] for _ in range(max(1, min(parallel, src.max_streams, len(order))))]
     loads = [0] * len(out)
     for item in order:
         lightest = loads.index(min(loads))

@@ -57,6 +57,7 @@ class Source:
     # Whether opening a stream of blobs costs a round trip (SSH): the copy then gives each worker
     # all its blobs in one stream, rather than one blob at a time (a local file opens for free).
     streams = False
+    max_streams = 1 << 16  # streams open at once, at most (SSH: the sessions sshd allows per connection)
 
     def __init__(self, label: str):
         self.label = label

@@ -65,6 +65,7 @@ class SshSource(Source):
     """A registry tree on another host (see the module's docstring). Connects on creation."""
 
     streams = True
+    max_streams = MAX_CHANNELS
 
     def __init__(self, location: SshLocation, key: secrets.SecretRef, known_hosts: Path, *,
                  what: str = "migrate.source.registry", ssh: str = SSH):
