@@ -161,6 +161,7 @@ def test_an_interrupted_copy_over_ssh_publishes_nothing_partial_and_resumes(serv
         first = migrate.copy_blobs(src, target, inv.blobs, parallel=1, journal=migrate.Journal(target),
                                    progress=progress, stop=stop)
         assert first.interrupted and first.counts().get("stopped", 0) >= 1
+        assert len(_ssh_processes(src._dir)) == 1  # the stream stopped half-way is gone; the master stays
         assert list(target.rglob(TMP_PREFIX + "*")) == []
         for p in target.rglob("data"):
             assert p.read_bytes() == (source / p.relative_to(target)).read_bytes()
