@@ -306,17 +306,20 @@ class SshSource(Source):
                             elif member.isfile() and posixpath.basename(rel) == "link":
                                 reader = archive.extractfile(member)
                                 out.links[rel] = reader.read(layout.LINK_MAX) if reader else b""
+                    proc.stdout.read()  # tar's padding after the end of the archive
+                    proc.wait()
                 except tarfile.ReadError as exc:
                     if proc.wait() != 0:
                         raise self._lost("listing the repositories", err, proc.returncode) from None
                     raise SshError(f"{self.what}: the repositories' listing from {self._destination()} is not a "
                                    f"tar stream ({exc})") from None
                 finally:
-                    proc.kill()
-                    proc.wait()
+                    if proc.poll() is None:
+                        proc.kill()  # an error half-way: the remote tar gets SIGPIPE
+                        proc.wait()
                 # tar says 2 when a file was missing: a manifest the revisions name may be (the
                 # inventory reports it); anything missing below repositories/ is an error.
-                if proc.returncode not in (0, -9) and not (proc.returncode == 2 and not self._said(err, "repositories/")):
+                if proc.returncode != 0 and not (proc.returncode == 2 and not self._said(err, "repositories/")):
                     raise self._lost("listing the repositories", err, proc.returncode)
 
     def _said(self, err: BinaryIO, word: str) -> bool:

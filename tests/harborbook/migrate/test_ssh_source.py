@@ -68,6 +68,16 @@ def test_the_inventory_over_ssh_is_the_local_one(server: Sshd, source: Path) -> 
     assert remote.blobs == local.blobs and remote.problems == [] == local.problems
 
 
+def test_a_manifest_missing_from_the_store_is_a_problem_over_ssh_as_locally(server: Sshd, source: Path) -> None:
+    manifest = migrate.scan(source).repositories["project1/team/nested"].tags["1.0"]
+    blob_path(source, manifest).unlink()  # tar is asked for it and says "Cannot stat" (exit status 2)
+    local = migrate.scan(source)
+    with connect(server, source) as src:
+        remote = migrate.scan(src)
+    assert remote.problems == local.problems
+    assert f"project1/team/nested:1.0 needs {manifest}, which is not in the blob store" in remote.problems
+
+
 def test_the_listing_brings_the_manifests_along(server: Sshd, source: Path) -> None:
     local = migrate.scan(source)
     with connect(server, source) as src:
