@@ -99,8 +99,9 @@ def _sha256_file(path: Path, stop: threading.Event, progress: Progress | None) -
     return "sha256:" + digest.hexdigest()
 
 
-def makedirs(path: Path, owner: Owner) -> None:
-    """``mkdir -p`` giving each directory it creates to ``owner`` (the registry's uid)."""
+def makedirs(path: Path, owner: Owner) -> bool:
+    """``mkdir -p`` giving each directory it creates to ``owner`` (the registry's uid); True when
+    ``path`` itself was there already."""
     missing = []
     p = path
     while not p.exists():
@@ -113,6 +114,7 @@ def makedirs(path: Path, owner: Owner) -> None:
             continue  # another worker made it
         if owner:
             os.chown(d, *owner)
+    return not missing
 
 
 def _fsync_dir(path: Path) -> None:
@@ -155,8 +157,7 @@ def settle(target: Path, outcomes: Iterable[BlobOutcome], journal: Journal) -> N
     folders = sorted({p.parent for p in paths})
     _each(_fsync, paths)
     _each(_fsync_dir, folders)
-    for o, path in zip(outcomes, paths):
-        journal.record(o.digest, os.stat(path))
+    journal.record_many([(o.digest, os.stat(path)) for o, path in zip(outcomes, paths)])
 
 
 def _each(fn: Callable[[Path], None], paths: list[Path]) -> None:
@@ -199,8 +200,8 @@ def _publish(reader: Reader, target: Path, digest: str, size: int, replacing: bo
     """Stream ``reader`` into a temporary file beside the blob's name, hashing; rename once verified."""
     dst = layout.blob_data(target, digest)
     folder = dst.parent
-    makedirs(folder, owner)
-    _clean_tmp(folder)
+    if makedirs(folder, owner):
+        _clean_tmp(folder)  # only a folder that was there can hold what an interrupted run left
     tmp = folder / f"{TMP_PREFIX}{uuid.uuid4().hex}"
     hasher = hashlib.sha256()
     copied = 0
