@@ -1,6 +1,6 @@
 """Runbook 08's bulk copy (every blob verified by sha256 before it is published) against `rsync -a`.
 
-    .venv/bin/python bench/migrate_copy.py --mb 512 --parallel 4 --runs 3 [--target-dir /mnt/cephfs/x]
+    .venv/bin/python bench/migrate_copy.py --mb 128 --parallel 4 --runs 3 [--lab-state .lab]
 
 The source is a registry tree in distribution's layout, generated: ``--images`` images of three
 to five layers (sizes log-uniform between 4 KiB and 16 MiB, one base layer shared by every
@@ -12,6 +12,10 @@ digests and leaves its writes in the page cache; a second baseline adds ``sync -
 that, like ours, the copy is on disk when it ends. Each side copies into an empty target (removed, untimed, before
 every run), alternately; both read a source the page cache already holds.
 
+With ``--lab-state`` (a running lab with its legacy host), the same comparison onto the lab's
+CephFS mount (the real target), and over SSH from the lab's sshd to local disk: ours reading
+an ``ssh://`` source (connection, listing and copy) against ``rsync -a -e ssh`` with the same key.
+
 Then the cut-over: 1 % more data is pushed into the source (new images) and the delta copy is
 timed — what the old registry's write-unavailability window spends copying.
 Goal: ratio ours/rsync <= 1.0 with parallel workers.
@@ -20,9 +24,11 @@ Goal: ratio ours/rsync <= 1.0 with parallel workers.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import json
 import math
+import os
 import random
 import shutil
 import subprocess
@@ -32,11 +38,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import ROOT, alternate, median, table, timed  # noqa: E402
+from common import ROOT, alternate, env_note, median, table, timed  # noqa: E402
 
 sys.path.insert(0, str(ROOT / "lib"))
 
 from harborbook import migrate  # noqa: E402
+from harborbook.params.sshurl import parse_url  # noqa: E402
+from harborbook.secrets import SecretRef  # noqa: E402
 
 V2 = ("docker", "registry", "v2")
 
@@ -85,12 +93,19 @@ def generate(root: Path, total_mb: float, images: int, seed: str) -> int:
     return sum(written.values())
 
 
-def ours(source: Path, target: Path, parallel: int) -> migrate.CopyReport:
+def ours(source: "Path | migrate.Source", target: Path, parallel: int) -> migrate.CopyReport:
     inv = migrate.scan(source)
     report = migrate.copy_blobs(source, target, inv.blobs, parallel=parallel, journal=migrate.Journal(target))
     migrate.link_repositories(inv, target, report.good())
     assert not report.bad(), report.bad()
     return report
+
+
+def ours_ssh(ssh: dict, source: Path, target: Path, parallel: int) -> migrate.CopyReport:
+    """Ours reading the tree over SSH: connection, listing, copy and links, all timed."""
+    location = parse_url(f"ssh://{ssh['user']}@{ssh['host']}:{ssh['port']}{source}")
+    with migrate.SshSource(location, SecretRef(f"file:{ssh['key_file']}"), Path(ssh["known_hosts"])) as src:
+        return ours(src, target, parallel)
 
 
 def rsync(source: Path, target: Path) -> None:
@@ -103,46 +118,98 @@ def rsync_synced(source: Path, target: Path) -> None:
     subprocess.run(["sync", "-f", str(target)], check=True)
 
 
+def rsync_ssh(ssh: dict, source: Path, target: Path, cipher: str | None = None) -> None:
+    """``rsync -a -e ssh`` from the same host, with the same key and host key checking as ours."""
+    shell = (f"ssh -p {ssh['port']} -i {ssh['key_file']} -o BatchMode=yes -o StrictHostKeyChecking=yes "
+             f"-o UserKnownHostsFile={ssh['known_hosts']} -o GlobalKnownHostsFile=/dev/null -o IdentitiesOnly=yes"
+             + (f" -c {cipher}" if cipher else ""))
+    subprocess.run(["rsync", "-a", "-e", shell, f"{ssh['user']}@{ssh['host']}:{source}/", f"{target}/"], check=True)
+
+
+def rsync_ssh_synced(ssh: dict, source: Path, target: Path) -> None:
+    rsync_ssh(ssh, source, target)
+    subprocess.run(["sync", "-f", str(target)], check=True)
+
+
+def lab_details(state: Path) -> tuple[Path, dict]:
+    """The lab's CephFS mount and its legacy host's SSH access (lab.json)."""
+    details = json.loads((state / "lab.json").read_text())
+    mount = state / "cephfs"
+    if not os.path.ismount(mount):
+        raise SystemExit(f"{mount} is not mounted: is the lab at {state} up?")
+    ssh = details.get("legacy-harbor", {}).get("ssh")
+    if not ssh:
+        raise SystemExit(f"the lab at {state} has no legacy host (lab up --legacy-images N)")
+    return mount, ssh
+
+
+def scenario(where: str, runs: int, size: int, sides: dict) -> list[dict]:
+    times = alternate(runs, **sides)
+    names = list(sides)
+    rows = [{"side": name, "where": where, "runs": len(t), "median s": f"{median(t):.2f}",
+             "MB/s": f"{size / 1e6 / median(t):.1f}"} for name, t in times.items()]
+    for base in names[1:]:
+        rows.append({"side": f"ratio {names[0]}/{base} (time)", "where": where, "runs": "",
+                     "median s": f"{median(times[names[0]]) / median(times[base]):.2f}", "MB/s": ""})
+    return rows
+
+
 def main(argv: list[str] | None = None) -> str:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--mb", type=float, default=256.0, help="size of the generated tree")
     ap.add_argument("--images", type=int, default=60)
     ap.add_argument("--parallel", type=int, default=4)
     ap.add_argument("--runs", type=int, default=3)
-    ap.add_argument("--target-dir", type=Path, default=None, help="where the copies go (e.g. on the CephFS mount)")
+    ap.add_argument("--target-dir", type=Path, default=None, help="where the local copies go (default: /tmp)")
+    ap.add_argument("--lab-state", type=Path, default=None,
+                    help="a running lab (with a legacy host): also onto its CephFS mount, and over its sshd")
     args = ap.parse_args(argv)
     if shutil.which("rsync") is None:
         raise SystemExit("rsync is not installed (Debian package rsync)")
-    with tempfile.TemporaryDirectory(prefix="hb-bench-src-") as src_tmp, \
-            tempfile.TemporaryDirectory(prefix="hb-bench-dst-", dir=args.target_dir) as dst_tmp:
+    lab = lab_details(args.lab_state.resolve()) if args.lab_state else None
+    with contextlib.ExitStack() as stack:
+        src_tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix="hb-bench-src-"))
+        dst_tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix="hb-bench-dst-", dir=args.target_dir))
         source = Path(src_tmp) / "registry"
         size = generate(source, args.mb, args.images, "bulk")
-        targets = {name: Path(dst_tmp) / name for name in ("ours", "rsync", "rsync+sync")}
 
-        def fresh(name: str) -> Path:
-            shutil.rmtree(targets[name], ignore_errors=True)
-            targets[name].mkdir(parents=True)
-            return targets[name]
+        def fresh(folder: Path, name: str) -> Path:
+            shutil.rmtree(folder / name, ignore_errors=True)
+            (folder / name).mkdir(parents=True)
+            return folder / name
 
-        times = alternate(args.runs,
-                          ours=lambda: (lambda t: ours(source, t, args.parallel))(fresh("ours")),
-                          rsync=lambda: (lambda t: rsync(source, t))(fresh("rsync")),
-                          **{"rsync+sync": lambda: (lambda t: rsync_synced(source, t))(fresh("rsync+sync"))})
+        local = Path(dst_tmp)
+        rows = scenario("local disk", args.runs, size, {
+            "ours": lambda: ours(source, fresh(local, "ours"), args.parallel),
+            "rsync": lambda: rsync(source, fresh(local, "rsync")),
+            "rsync+sync": lambda: rsync_synced(source, fresh(local, "rsync+sync"))})
+        if lab is not None:
+            mount, ssh = lab
+            ceph = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="hb-bench-", dir=mount)))
+            rows += scenario("CephFS (ceph-fuse)", args.runs, size, {
+                "ours": lambda: ours(source, fresh(ceph, "ours"), args.parallel),
+                "rsync": lambda: rsync(source, fresh(ceph, "rsync")),
+                "rsync+sync": lambda: rsync_synced(source, fresh(ceph, "rsync+sync"))})
+            rows += scenario("over ssh, to local disk", args.runs, size, {
+                "ours over ssh": lambda: ours_ssh(ssh, source, fresh(local, "ssh-ours"), args.parallel),
+                "ours over ssh, 1 stream": lambda: ours_ssh(ssh, source, fresh(local, "ssh-ours-1"), 1),
+                "rsync -e ssh": lambda: rsync_ssh(ssh, source, fresh(local, "ssh-rsync")),
+                "rsync -e ssh + sync": lambda: rsync_ssh_synced(ssh, source, fresh(local, "ssh-rsync-sync")),
+                "rsync -e 'ssh -c aes128-gcm'": lambda: rsync_ssh(ssh, source, fresh(local, "ssh-rsync-gcm"),
+                                                                   "aes128-gcm@openssh.com")})
         # The cut-over: 1 % more data in new images, then the delta alone.
         delta_size = generate(source, args.mb / 100, max(1, args.images // 100), "delta")
-        delta_ours = timed(lambda: ours(source, targets["ours"], args.parallel))
-        delta_rsync = timed(lambda: rsync(source, targets["rsync"]))
-        same = migrate.scan(targets["ours"]).counts() == migrate.scan(source).counts()
-    rows = [{"side": name, "runs": len(t), "median s": f"{median(t):.2f}", "MB/s": f"{size / 1e6 / median(t):.1f}"}
-            for name, t in times.items()]
-    for base in ("rsync", "rsync+sync"):
-        rows.append({"side": f"ratio ours/{base} (time)", "runs": "",
-                     "median s": f"{median(times['ours']) / median(times[base]):.2f}", "MB/s": ""})
-    rows.append({"side": f"1 % delta ({delta_size / 1e6:.1f} MB): ours", "runs": 1, "median s": f"{delta_ours:.2f}",
+        delta_ours = timed(lambda: ours(source, local / "ours", args.parallel))
+        delta_rsync = timed(lambda: rsync(source, local / "rsync"))
+        same = migrate.scan(local / "ours").counts() == migrate.scan(source).counts()
+        if lab is not None:
+            same = same and migrate.scan(ceph / "ours").counts() == migrate.scan(local / "ssh-ours").counts()
+    rows.append({"side": f"1 % delta ({delta_size / 1e6:.1f} MB): ours", "where": "local disk", "runs": 1,
+                 "median s": f"{delta_ours:.2f}", "MB/s": ""})
+    rows.append({"side": "1 % delta: rsync -a", "where": "local disk", "runs": 1, "median s": f"{delta_rsync:.2f}",
                  "MB/s": ""})
-    rows.append({"side": "1 % delta: rsync -a", "runs": 1, "median s": f"{delta_rsync:.2f}", "MB/s": ""})
-    out = (f"tree {size / 1e6:.0f} MB, {args.images} images, parallel {args.parallel}; the copy equals the source: "
-           f"{same}\n\n" + table(rows))
+    out = (f"tree {size / 1e6:.0f} MB, {args.images} images, parallel {args.parallel}, {env_note()}; "
+           f"the copy equals the source: {same}\n\n" + table(rows))
     print(out)
     return out
 

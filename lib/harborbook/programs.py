@@ -14,7 +14,8 @@ from .errors import TransportError
 # program -> (Debian package, the runbook step that runs it)
 PROGRAMS: dict[str, tuple[str, str]] = {
     "mariadb-dump": ("mariadb-client", "02-database: dumping the source harbor_db; 07-backup-restore: the backup's dump"),
-    "ssh": ("openssh-client", "06-node-disk-pressure: the ssh node shell"),
+    "ssh": ("openssh-client", "06-node-disk-pressure: the ssh node shell; 08-migrate-existing-harbor: an ssh:// "
+                                "source registry"),
     "skopeo": ("skopeo", "05-verify: a second registry client's opinion (optional)"),
     # coreutils is Essential (on every Debian system), so it is not in the package list.
     "chroot": ("coreutils", "06-node-disk-pressure: the chroot node shell"),

@@ -9,6 +9,10 @@ the rest. A source blob whose content does not match its digest is *corrupt*: it
 
 Links come after the blobs, tag by tag, the tag's ``current/link`` last: a tag appears in the
 target only once its manifest, config and layers are all there.
+
+The source is a :class:`~.source.Source`: a local tree, where each worker takes one blob at a
+time, or the old host over SSH, where each worker gets one stream carrying all its blobs (a
+stream costs a round trip to open). Verification, journal and reports are the same for both.
 """
 
 from __future__ import annotations
@@ -20,17 +24,19 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable
-from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import layout
 from .inventory import Inventory, Tag
 from .journal import Journal
+from .source import Reader, Source, as_source
 
 CHUNK = 1 << 20
 SETTLE_BYTES = 256 << 20  # flushed and journaled in batches of this many bytes (an interruption re-hashes at most this)
 TMP_PREFIX = ".harborbook-tmp-"
+FLUSHERS = 8  # fsyncs at a time when a batch of files is flushed
 Owner = tuple[int, int] | None
 Progress = Callable[[int], None]
 
@@ -93,8 +99,9 @@ def _sha256_file(path: Path, stop: threading.Event, progress: Progress | None) -
     return "sha256:" + digest.hexdigest()
 
 
-def makedirs(path: Path, owner: Owner) -> None:
-    """``mkdir -p`` giving each directory it creates to ``owner`` (the registry's uid)."""
+def makedirs(path: Path, owner: Owner) -> bool:
+    """``mkdir -p`` giving each directory it creates to ``owner`` (the registry's uid); True when
+    ``path`` itself was there already."""
     missing = []
     p = path
     while not p.exists():
@@ -107,6 +114,7 @@ def makedirs(path: Path, owner: Owner) -> None:
             continue  # another worker made it
         if owner:
             os.chown(d, *owner)
+    return not missing
 
 
 def _fsync_dir(path: Path) -> None:
@@ -128,82 +136,93 @@ def _clean_tmp(folder: Path) -> None:
         pass
 
 
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def settle(target: Path, outcomes: Iterable[BlobOutcome], journal: Journal) -> None:
     """Flush published blobs (and their directories) to disk, then record them as verified.
 
     Only what is on disk may enter the journal: a blob the journal names is never hashed again.
-    Flushing after a batch rather than blob by blob lets the kernel write back in the meantime.
+    Flushing after a batch rather than blob by blob lets the kernel write back in the meantime;
+    the flushes of a batch run side by side (a journalling filesystem commits them together,
+    CephFS overlaps their round trips).
     """
-    folders = set()
-    for o in outcomes:
-        path = layout.blob_data(target, o.digest)
-        fd = os.open(path, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        folders.add(path.parent)
-    for folder in folders:
-        _fsync_dir(folder)
-    for o in outcomes:
-        journal.record(o.digest, os.stat(layout.blob_data(target, o.digest)))
+    outcomes = list(outcomes)
+    paths = [layout.blob_data(target, o.digest) for o in outcomes]
+    folders = sorted({p.parent for p in paths})
+    _each(_fsync, paths)
+    _each(_fsync_dir, folders)
+    journal.record_many([(o.digest, os.stat(path)) for o, path in zip(outcomes, paths)])
 
 
-def copy_blob(source: Path, target: Path, digest: str, size: int, *, journal: Journal, owner: Owner = None,
-              stop: threading.Event | None = None, progress: Progress | None = None,
-              durable: bool = True) -> BlobOutcome:
-    """One blob: skip it when present and verified, else stream, hash, rename once verified.
+def _each(fn: Callable[[Path], None], paths: list[Path]) -> None:
+    """``fn`` on every path, FLUSHERS at a time (each waits on the disk, not on the CPU)."""
+    if len(paths) <= 1:
+        for path in paths:
+            fn(path)
+        return
+    with ThreadPoolExecutor(min(FLUSHERS, len(paths)), thread_name_prefix="migrate-flush") as pool:
+        for _ in pool.map(fn, paths):
+            pass
 
-    ``durable``: flushed to disk and recorded in the journal now; else the outcome says
-    ``settle`` and the caller passes it to :func:`settle` (the copy does, in batches).
-    """
-    stop = stop or threading.Event()
+
+def _present(target: Path, digest: str, size: int, journal: Journal, stop: threading.Event,
+             progress: Progress | None, durable: bool) -> BlobOutcome | bool:
+    """The outcome when ``digest`` is already in the target with the right bytes; else whether
+    the target holds other bytes under its name (they get replaced)."""
     dst = layout.blob_data(target, digest)
-    replacing = False
     try:
         st = os.stat(dst)
     except FileNotFoundError:
-        st = None
-    if st is not None:
-        if journal.verified(digest, st):
-            if progress:
-                progress(size)
-            return BlobOutcome(digest, size, PRESENT, "verified by an earlier run")
-        if _sha256_file(dst, stop, None) == digest:
-            if progress:
-                progress(size)
-            found = BlobOutcome(digest, size, PRESENT, "verified now", settle=True)
-            if durable:
-                settle(target, [found], journal)
-                return BlobOutcome(digest, size, PRESENT, "verified now")
-            return found
-        replacing = True
-    src = layout.blob_data(source, digest)
+        return False
+    if journal.verified(digest, st):
+        if progress:
+            progress(size)
+        return BlobOutcome(digest, size, PRESENT, "verified by an earlier run")
+    if _sha256_file(dst, stop, None) == digest:
+        if progress:
+            progress(size)
+        found = BlobOutcome(digest, size, PRESENT, "verified now", settle=True)
+        if durable:
+            settle(target, [found], journal)
+            return BlobOutcome(digest, size, PRESENT, "verified now")
+        return found
+    return True
+
+
+def _publish(reader: Reader, target: Path, digest: str, size: int, replacing: bool, *, journal: Journal,
+             owner: Owner, stop: threading.Event, progress: Progress | None, durable: bool) -> BlobOutcome:
+    """Stream ``reader`` into a temporary file beside the blob's name, hashing; rename once verified."""
+    dst = layout.blob_data(target, digest)
     folder = dst.parent
-    makedirs(folder, owner)
-    _clean_tmp(folder)
+    if makedirs(folder, owner):
+        _clean_tmp(folder)  # only a folder that was there can hold what an interrupted run left
     tmp = folder / f"{TMP_PREFIX}{uuid.uuid4().hex}"
     hasher = hashlib.sha256()
     copied = 0
+    buf = bytearray(CHUNK)
+    view = memoryview(buf)
     try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
         try:
-            reader = open(src, "rb")
-        except FileNotFoundError:
-            if progress:
-                progress(size)
-            return BlobOutcome(digest, size, MISSING, f"{src} is gone from the source")
-        with reader, open(tmp, "wb") as out:
-            while block := reader.read(CHUNK):
+            while n := reader.readinto(buf):
                 if stop.is_set():
                     raise Stopped()
+                block = view[:n]
                 hasher.update(block)
-                out.write(block)
-                copied += len(block)
+                _write_all(fd, block)
+                copied += n
                 if progress:
-                    progress(len(block))
-            out.flush()
+                    progress(n)
             if durable:
-                os.fsync(out.fileno())
+                os.fsync(fd)
+        finally:
+            os.close(fd)
         got = "sha256:" + hasher.hexdigest()
         if got != digest:
             if progress and copied < size:
@@ -226,7 +245,82 @@ def copy_blob(source: Path, target: Path, digest: str, size: int, *, journal: Jo
             pass
 
 
-def copy_blobs(source: Path, target: Path, blobs: dict[str, int], *, parallel: int, journal: Journal,
+def _write_all(fd: int, block: memoryview) -> None:
+    while block:
+        block = block[os.write(fd, block):]
+
+
+def _copy_job(src: Source, target: Path, job: list[tuple[str, int]], *, journal: Journal, owner: Owner,
+              stop: threading.Event, progress: Progress | None, durable: bool,
+              emit: Callable[[BlobOutcome], None]) -> None:
+    """Blobs of one job: each skipped when present and verified, the others streamed from the source.
+
+    Every outcome is emitted as soon as it is known, so an interruption or an error in the middle
+    of a job loses none of the blobs it already published.
+    """
+    needed: list[tuple[str, int]] = []
+    replacing: set[str] = set()
+    for digest, size in job:
+        if stop.is_set():
+            raise Stopped()
+        found = _present(target, digest, size, journal, stop, progress, durable)
+        if isinstance(found, BlobOutcome):
+            emit(found)
+            continue
+        if found:
+            replacing.add(digest)
+        needed.append((digest, size))
+    if not needed:
+        return
+    sizes = dict(needed)
+    with src.blobs(needed) as stream:
+        for digest, reader, detail in stream:
+            if stop.is_set():
+                raise Stopped()
+            size = sizes[digest]
+            if reader is None:
+                if progress:
+                    progress(size)
+                emit(BlobOutcome(digest, size, MISSING, detail))
+                continue
+            emit(_publish(reader, target, digest, size, digest in replacing, journal=journal, owner=owner, stop=stop,
+                          progress=progress, durable=durable))
+
+
+def copy_blob(source: "Source | Path", target: Path, digest: str, size: int, *, journal: Journal,
+              owner: Owner = None, stop: threading.Event | None = None, progress: Progress | None = None,
+              durable: bool = True) -> BlobOutcome:
+    """One blob: skip it when present and verified, else stream, hash, rename once verified.
+
+    ``durable``: flushed to disk and recorded in the journal now; else the outcome says
+    ``settle`` and the caller passes it to :func:`settle` (the copy does, in batches).
+    """
+    found: list[BlobOutcome] = []
+    _copy_job(as_source(source, check=False), target, [(digest, size)], journal=journal, owner=owner,
+              stop=stop or threading.Event(), progress=progress, durable=durable, emit=found.append)
+    return found[0]
+
+
+def jobs(src: Source, blobs: dict[str, int], parallel: int) -> list[list[tuple[str, int]]]:
+    """The blobs in jobs for the workers, each job largest first (so the tail is short).
+
+    A local source: one job per blob. A source that streams (SSH), where each job costs a round
+    trip to the old host: one job per worker, the blobs dealt so that each gets about the same
+    bytes (the largest to the least loaded).
+    """
+    order = sorted(blobs.items(), key=lambda item: (-item[1], item[0]))
+    if not src.streams:
+        return [[item] for item in order]
+    out: list[list[tuple[str, int]]] = [[] for _ in range(max(1, min(parallel, src.max_streams, len(order))))]
+    loads = [0] * len(out)
+    for item in order:
+        lightest = loads.index(min(loads))
+        out[lightest].append(item)
+        loads[lightest] += item[1]
+    return [job for job in out if job]
+
+
+def copy_blobs(source: "Source | Path", target: Path, blobs: dict[str, int], *, parallel: int, journal: Journal,
                owner: Owner = None, progress: Progress | None = None,
                stop: threading.Event | None = None) -> CopyReport:
     """Every blob of ``blobs`` (digest -> size) with ``parallel`` workers; largest first.
@@ -234,38 +328,45 @@ def copy_blobs(source: Path, target: Path, blobs: dict[str, int], *, parallel: i
     Interrupted (``stop`` set, Ctrl-C, an error), the workers finish or abandon their current
     blob without publishing it and the report says ``interrupted``; nothing half-written remains.
     """
+    src = as_source(source, check=False)
     stop = stop or threading.Event()
     report = CopyReport()
     lock = threading.Lock()
+    arrived: list[BlobOutcome] = []  # outcomes the workers emitted, not yet taken by this thread
 
     def tick(n: int) -> None:
         if progress:
             with lock:
                 progress(n)
 
-    started = time.monotonic()
-    order = sorted(blobs.items(), key=lambda item: (-item[1], item[0]))  # big ones first: the tail is short
-    pool = ThreadPoolExecutor(max(1, parallel), thread_name_prefix="migrate-copy")
-    futures: dict[Future[BlobOutcome], tuple[str, int]] = {}
+    def emit(outcome: BlobOutcome) -> None:
+        with lock:
+            arrived.append(outcome)
+
     unsettled: list[BlobOutcome] = []
+
+    def take() -> None:
+        with lock:
+            got = arrived[:]
+            arrived.clear()
+        report.outcomes.extend(got)
+        unsettled.extend(o for o in got if o.settle)
 
     def flush() -> None:
         settle(target, unsettled, journal)
         unsettled.clear()
 
+    started = time.monotonic()
+    pool = ThreadPoolExecutor(max(1, parallel), thread_name_prefix="migrate-copy")
     try:
-        futures = {pool.submit(copy_blob, source, target, d, s, journal=journal, owner=owner, stop=stop,
-                               progress=tick, durable=False): (d, s) for d, s in order}
+        futures = [pool.submit(_copy_job, src, target, job, journal=journal, owner=owner, stop=stop,
+                               progress=tick, durable=False, emit=emit) for job in jobs(src, blobs, parallel)]
         pending = set(futures)
         while pending:
             done, pending = wait(pending, timeout=0.5, return_when=FIRST_EXCEPTION)
+            take()
             for f in done:
-                if f.exception() is None:
-                    outcome = f.result()
-                    report.outcomes.append(outcome)
-                    if outcome.settle:
-                        unsettled.append(outcome)
-                elif not isinstance(f.exception(), Stopped):
+                if f.exception() is not None and not isinstance(f.exception(), Stopped):
                     raise f.exception()  # type: ignore[misc]
             if sum(o.size for o in unsettled) >= SETTLE_BYTES:
                 flush()
@@ -277,16 +378,10 @@ def copy_blobs(source: Path, target: Path, blobs: dict[str, int], *, parallel: i
     finally:
         stop_requested = stop.is_set()
         pool.shutdown(wait=True, cancel_futures=True)
-        finished = {o.digest for o in report.outcomes}
-        for f, (d, s) in futures.items():
-            if d in finished:
-                continue
-            if f.done() and not f.cancelled() and f.exception() is None:
-                report.outcomes.append(f.result())
-                if f.result().settle:
-                    unsettled.append(f.result())
-            elif stop_requested:
-                report.outcomes.append(BlobOutcome(d, s, STOPPED))
+        take()
+        if stop_requested:
+            finished = {o.digest for o in report.outcomes}
+            report.outcomes.extend(BlobOutcome(d, s, STOPPED) for d, s in blobs.items() if d not in finished)
         report.interrupted = stop_requested
         # Whatever was published, interrupted or not, is flushed and journaled: a re-run skips it.
         flush()
@@ -296,7 +391,7 @@ def copy_blobs(source: Path, target: Path, blobs: dict[str, int], *, parallel: i
 
 # ---------------------------------------------------------------- links
 def write_link(path: Path, digest: str, owner: Owner) -> bool:
-    """Write a link file atomically; False when it already held ``digest``."""
+    """Write a link file atomically and durably; False when it already held ``digest``."""
     try:
         if path.read_text(encoding="ascii").strip() == digest:
             return False
@@ -305,10 +400,12 @@ def write_link(path: Path, digest: str, owner: Owner) -> bool:
     makedirs(path.parent, owner)
     tmp = path.parent / f"{TMP_PREFIX}{uuid.uuid4().hex}"
     try:
-        with open(tmp, "w", encoding="ascii") as out:
-            out.write(digest)
-            out.flush()
-            os.fsync(out.fileno())
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        try:
+            _write_all(fd, memoryview(digest.encode("ascii")))
+            os.fsync(fd)
+        finally:
+            os.close(fd)
         if owner:
             os.chown(tmp, *owner)
         os.replace(tmp, path)
@@ -343,22 +440,20 @@ def link_repositories(inv: Inventory, target: Path, good: Iterable[str], *, owne
                       dry_run: bool = False) -> LinkReport:
     """Every repository's layer and revision links, then each tag whose blobs are all in ``good``.
 
+    In two waves, each written side by side (every link file is flushed before its rename; the
+    flushes are what takes the time): first the layer, revision and tag index links, then -- once
+    all of those are written -- the tags' ``current/link``, so a tag never points at nothing.
     ``dry_run`` counts what would be written and writes nothing.
     """
     good = set(good)
     report = LinkReport()
-
-    def put(path: Path, digest: str) -> None:
-        if link_differs(path, digest) if dry_run else write_link(path, digest, owner):
-            report.written += 1
-        else:
-            report.unchanged += 1
-
+    first: dict[Path, str] = {}
+    tags: dict[Path, str] = {}
     for repo in sorted(inv.repositories.values(), key=lambda r: r.name):
         for digest in sorted(repo.layers & good):
-            put(layout.layer_link(target, repo.name, digest), digest)
+            first[layout.layer_link(target, repo.name, digest)] = digest
         for digest in sorted(repo.revisions & good):
-            put(layout.revision_link(target, repo.name, digest), digest)
+            first[layout.revision_link(target, repo.name, digest)] = digest
         for tag, digest in sorted(repo.tags.items()):
             lacking = sorted(inv.closure(digest) - good)
             ref = Tag(repo.name, tag, digest).ref
@@ -366,9 +461,20 @@ def link_repositories(inv: Inventory, target: Path, good: Iterable[str], *, owne
                 report.tags_skipped[ref] = lacking
                 continue
             for held in sorted(repo.index.get(tag, set()) & good | {digest}):
-                put(layout.tag_index_link(target, repo.name, tag, held), held)
-            # The manifest's own links first, the tag last: a tag never points at nothing.
-            put(layout.revision_link(target, repo.name, digest), digest)
-            put(layout.tag_current_link(target, repo.name, tag), digest)
+                first[layout.tag_index_link(target, repo.name, tag, held)] = held
+            first[layout.revision_link(target, repo.name, digest)] = digest
+            tags[layout.tag_current_link(target, repo.name, tag)] = digest
             report.tags_linked.append(ref)
+
+    def put(item: tuple[Path, str]) -> bool:
+        return link_differs(*item) if dry_run else write_link(item[0], item[1], owner)
+
+    for wave in (first, tags):
+        if dry_run or len(wave) <= 1:
+            written = [put(item) for item in wave.items()]
+        else:
+            with ThreadPoolExecutor(FLUSHERS, thread_name_prefix="migrate-link") as pool:
+                written = list(pool.map(put, wave.items()))
+        report.written += sum(written)
+        report.unchanged += len(written) - sum(written)
     return report

@@ -1,7 +1,8 @@
 """What a registry tree holds: repositories, tags, manifests and blobs (counts and bytes).
 
 Read from the files alone (distribution's layout, see :mod:`.layout`), without the registry
-running: a directory listing, the link files and the manifests' own JSON. Nothing is hashed
+running: a directory listing, the link files and the manifests' own JSON, through a
+:class:`~.source.Source` (a local directory, or another host over SSH). Nothing is hashed
 here (that is the copy's job, blob by blob); a manifest that cannot be read is a problem of
 the inventory, named, not an exception.
 """
@@ -9,13 +10,13 @@ the inventory, named, not an exception.
 from __future__ import annotations
 
 import json
-import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import layout
 from .layout import LayoutError
+from .source import MANIFEST_MAX, Listing, Source, as_source
 
 
 @dataclass(frozen=True)
@@ -40,7 +41,7 @@ class Repository:
 
 @dataclass
 class Inventory:
-    root: Path
+    root: object  # the source's root: a Path, or the ssh:// location
     repositories: dict[str, Repository] = field(default_factory=dict)
     blobs: dict[str, int] = field(default_factory=dict)  # digest -> size, every blob in the store
     references: dict[str, list[str]] = field(default_factory=dict)  # manifest -> what it references
@@ -83,15 +84,22 @@ class Inventory:
                 "blobs": len(self.blobs), "bytes": self.bytes}
 
 
-def scan(root: Path, *, what: str = "source registry") -> Inventory:
-    """The inventory of the registry tree at ``root`` (its ``rootdirectory``)."""
-    root = layout.check_root(root, what)
-    inv = Inventory(root)
-    inv.blobs = dict(_blobs(root))
-    for name in _repository_names(layout.v2(root) / "repositories"):
-        inv.repositories[name] = _repository(root, name, inv.problems)
-    for digest in sorted(inv.manifests | {d for r in inv.repositories.values() for d in r.tags.values()}):
-        refs = _manifest_references(root, digest, inv)
+def scan(source: "Source | Path", *, what: str = "source registry") -> Inventory:
+    """The inventory of a registry tree: a :class:`~.source.Source`, or a path (its ``rootdirectory``)."""
+    src = as_source(source, what)
+    listing = src.listing()
+    inv = Inventory(getattr(src, "root", src.label))
+    inv.blobs = dict(sorted(listing.blobs.items()))
+    for name, files in _by_repository(listing):
+        inv.repositories[name] = _repository(src, name, files, inv.problems)
+    wanted = sorted(d for d in inv.manifests | {d for r in inv.repositories.values() for d in r.tags.values()}
+                    if d in inv.blobs)  # one that is not there is reported as a missing blob below
+    documents = {d: listing.manifests[d] for d in wanted if d in listing.manifests}
+    rest = [d for d in wanted if d not in documents]
+    if rest:
+        documents.update(src.read_blobs(rest))
+    for digest in wanted:
+        refs = _manifest_references(digest, documents.get(digest), inv)
         if refs is not None:
             inv.references[digest] = refs
     for repo in inv.repositories.values():
@@ -102,95 +110,75 @@ def scan(root: Path, *, what: str = "source registry") -> Inventory:
     return inv
 
 
-def _blobs(root: Path) -> Iterator[tuple[str, int]]:
-    """Every ``blobs/sha256/xx/<hex>/data`` with its size (os.scandir: one stat per blob)."""
-    base = layout.v2(root) / "blobs" / "sha256"
-    if not base.is_dir():
-        return
-    for prefix in _dirs(base):
-        for entry in _dirs(base / prefix):
-            digest = f"sha256:{entry}"
-            if not layout.is_digest(digest) or entry[:2] != prefix:
-                continue
-            try:
-                st = os.stat(base / prefix / entry / "data")
-            except FileNotFoundError:
-                continue  # an upload in progress or a deleted blob leaves the directory only
-            yield digest, st.st_size
+def _split(rel: str) -> tuple[str, str] | None:
+    """``a/b/_manifests/x`` -> (``a/b``, ``_manifests/x``): a repository's name never has a part
+    starting with '_', its own data always does (distribution's paths.go)."""
+    parts = rel.split("/")
+    for i, part in enumerate(parts):
+        if part.startswith("_"):
+            return ("/".join(parts[:i]), "/".join(parts[i:])) if i else None
+    return None
 
 
-def _dirs(path: Path) -> list[str]:
-    try:
-        with os.scandir(path) as it:
-            return sorted(e.name for e in it if e.is_dir(follow_symlinks=False))
-    except FileNotFoundError:
-        return []
+def _by_repository(listing: Listing) -> list[tuple[str, dict[str, bytes]]]:
+    """Repositories (directories holding ``_manifests`` or ``_layers``) with their link files."""
+    names: dict[str, dict[str, bytes]] = {}
+    for rel in listing.dirs:
+        split = _split(rel)
+        if split and split[1] in ("_manifests", "_layers"):
+            names.setdefault(split[0], {})
+    for rel, data in listing.links.items():
+        split = _split(rel)
+        if split and split[1].startswith(("_manifests/", "_layers/")):
+            names.setdefault(split[0], {})[split[1]] = data
+    return sorted(names.items())
 
 
-def _repository_names(base: Path, prefix: str = "") -> Iterator[str]:
-    """Directories holding ``_manifests`` or ``_layers`` are repositories; names may nest."""
-    for name in _dirs(base):
-        if name.startswith("_"):
-            continue
-        full = f"{prefix}{name}"
-        path = base / name
-        if (path / "_manifests").is_dir() or (path / "_layers").is_dir():
-            yield full
-        yield from _repository_names(path, full + "/")
-
-
-def _links(base: Path) -> Iterator[tuple[str, Path]]:
-    """``<base>/sha256/<hex>/link`` files: (digest named by the path, the link file)."""
-    algo_dir = base / "sha256"
-    for hexpart in _dirs(algo_dir):
-        link = algo_dir / hexpart / "link"
-        if link.is_file():
-            yield f"sha256:{hexpart}", link
-
-
-def _repository(root: Path, name: str, problems: list[str]) -> Repository:
+def _repository(src: Source, name: str, files: dict[str, bytes], problems: list[str]) -> Repository:
     repo = Repository(name)
-    base = layout.repository_dir(root, name)
-    for digest, link in _links(base / "_layers"):
-        if _checked(link, digest, problems):
-            repo.layers.add(digest)
-    for digest, link in _links(base / "_manifests" / "revisions"):
-        if _checked(link, digest, problems):
-            repo.revisions.add(digest)
-    tags_dir = base / "_manifests" / "tags"
-    for tag in _dirs(tags_dir):
-        current = tags_dir / tag / "current" / "link"
-        if not current.is_file():
-            continue  # a deleted tag keeps its index only
-        try:
-            repo.tags[tag] = layout.read_link(current)
-        except LayoutError as exc:
-            problems.append(exc.message)
-            continue
-        repo.index[tag] = {d for d, link in _links(tags_dir / tag / "index") if _checked(link, d, problems)}
+    index: dict[str, dict[str, bytes]] = {}
+    for rel, data in sorted(files.items()):
+        parts = rel.split("/")
+        where = f"repositories/{name}/{rel}"
+        if len(parts) == 4 and parts[:2] == ["_layers", "sha256"] and parts[3] == "link":
+            if _checked(src, where, data, f"sha256:{parts[2]}", problems):
+                repo.layers.add(f"sha256:{parts[2]}")
+        elif len(parts) == 5 and parts[:3] == ["_manifests", "revisions", "sha256"]:
+            if _checked(src, where, data, f"sha256:{parts[3]}", problems):
+                repo.revisions.add(f"sha256:{parts[3]}")
+        elif len(parts) == 5 and parts[:2] == ["_manifests", "tags"] and parts[3] == "current":
+            try:
+                repo.tags[parts[2]] = layout.parse_link(data, src.where(where))
+            except LayoutError as exc:
+                problems.append(exc.message)
+        elif len(parts) == 7 and parts[:2] == ["_manifests", "tags"] and parts[3:5] == ["index", "sha256"]:
+            index.setdefault(parts[2], {})[where] = data
+    # A deleted tag keeps its index only: an index counts for the tags that still have a current link.
+    for tag in repo.tags:
+        repo.index[tag] = {f"sha256:{w.split('/')[-2]}" for w, data in index.get(tag, {}).items()
+                           if _checked(src, w, data, f"sha256:{w.split('/')[-2]}", problems)}
     return repo
 
 
-def _checked(link: Path, digest: str, problems: list[str]) -> bool:
+def _checked(src: Source, where: str, data: bytes, digest: str, problems: list[str]) -> bool:
     """A link file must hold the digest its path names."""
     try:
-        held = layout.read_link(link)
+        held = layout.parse_link(data, src.where(where))
     except LayoutError as exc:
         problems.append(exc.message)
         return False
     if held != digest:
-        problems.append(f"{link}: holds {held}, its path names {digest}")
+        problems.append(f"{src.where(where)}: holds {held}, its path names {digest}")
         return False
     return True
 
 
-def _manifest_references(root: Path, digest: str, inv: Inventory) -> list[str] | None:
+def _manifest_references(digest: str, data: bytes | None, inv: Inventory) -> list[str] | None:
     """The digests a manifest references: config and layers, a list's manifests, schema 1's blobSums."""
-    if digest not in inv.blobs:
-        return None  # reported as a missing blob by the caller
     try:
-        doc = json.loads(layout.blob_data(root, digest).read_bytes())
-        return list(_references(doc))
+        if data is None or len(data) > MANIFEST_MAX:
+            raise ValueError(digest)
+        return list(_references(json.loads(data)))
     except (ValueError, TypeError, KeyError, AttributeError):
         inv.problems.append(f"manifest {digest}: not a manifest JSON document (corrupt?)")
         return None

@@ -36,11 +36,18 @@ class Journal:
         return self._seen.get(digest) == (st.st_size, st.st_mtime_ns)
 
     def record(self, digest: str, st: os.stat_result) -> None:
+        self.record_many([(digest, st)])
+
+    def record_many(self, entries: list[tuple[str, os.stat_result]]) -> None:
+        """Lines for many blobs in one append (on CephFS each open is a round trip)."""
+        if not entries:
+            return
         with self._lock:
-            self._seen[digest] = (st.st_size, st.st_mtime_ns)
+            for digest, st in entries:
+                self._seen[digest] = (st.st_size, st.st_mtime_ns)
             self.dir.mkdir(parents=True, exist_ok=True)
             with open(self.path, "a", encoding="ascii") as out:
-                out.write(f"{digest} {st.st_size} {st.st_mtime_ns}\n")
+                out.write("".join(f"{digest} {st.st_size} {st.st_mtime_ns}\n" for digest, st in entries))
 
     # -- the state of the last bulk copy (for the cut-over plan) ------------------------------
     def state(self) -> dict[str, Any]:

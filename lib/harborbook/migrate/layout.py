@@ -29,6 +29,8 @@ _HEX64 = re.compile(r"[0-9a-f]{64}")
 # separators; a directory starting with '_' is the repository's own data, never a name.
 _COMPONENT = re.compile(r"[a-z0-9]+(?:(?:[._]|__|[-]*)[a-z0-9]+)*")
 _TAG = re.compile(r"[\w][\w.-]{0,127}")
+# A link file holds 71 bytes; reading more of one that holds something else only lengthens the error.
+LINK_MAX = 1024
 
 
 class LayoutError(HarborbookError):
@@ -86,13 +88,19 @@ def is_tag(text: str) -> bool:
 
 def read_link(path: Path) -> str:
     """The digest a link file holds; a LayoutError names the file when it holds anything else."""
+    with open(path, "rb") as link:
+        return parse_link(link.read(LINK_MAX), str(path))
+
+
+def parse_link(data: bytes, where: str) -> str:
+    """The digest in a link file's bytes (read from ``where``, named in the error)."""
     try:
-        text = path.read_text(encoding="ascii").strip()
+        text = data.decode("ascii").strip()
     except UnicodeDecodeError:
-        raise LayoutError(f"{path}: a link file holding non-ASCII bytes") from None
+        raise LayoutError(f"{where}: a link file holding non-ASCII bytes") from None
     if not is_digest(text):
         shown = text[:40] + ("..." if len(text) > 40 else "")
-        raise LayoutError(f"{path}: a link file should hold a sha256 digest, holds {shown!r}")
+        raise LayoutError(f"{where}: a link file should hold a sha256 digest, holds {shown!r}")
     return text
 
 

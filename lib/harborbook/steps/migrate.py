@@ -83,6 +83,18 @@ def _owner(storage: Storage) -> tuple[int, int] | None:
     return (storage.owner_uid, storage.owner_gid) if os.geteuid() == 0 else None
 
 
+def _source(section: Migrate) -> migrate.Source:
+    """The old registry tree (a local path, or over SSH: connected now, closed by the caller's ``with``)."""
+    src = section.source
+    return migrate.open_source(src.registry, ssh_key=src.ssh_key, known_hosts=src.known_hosts,
+                               what="migrate.source.registry")
+
+
+def _scan(section: Migrate) -> migrate.Inventory:
+    with _source(section) as src:
+        return migrate.scan(src)
+
+
 def _skip(name: str, why: str, value: Any = None) -> StepResult[Any]:
     return StepResult(name, Status.SKIPPED, why, value=value)
 
@@ -97,7 +109,7 @@ def inventory(params: Params) -> StepResult[Migration]:
     section = params.migrate
     if section is None:
         return _skip("inventory", NO_SECTION, Migration())
-    inv = migrate.scan(section.source.registry, what="migrate.source.registry")
+    inv = _scan(section)
     rows = []
     for repo in sorted(inv.repositories.values(), key=lambda r: r.name):
         needed = set().union(*(inv.closure(d) for d in repo.tags.values())) if repo.tags else set()
@@ -160,9 +172,10 @@ def _copy(section: Migrate, storage: Storage, inv: migrate.Inventory, desc: str)
                               hint="run 01-cephfs-storage first (it creates <storage.root>/registry)",
                               see="01-cephfs-storage")
     journal = migrate.Journal(target)
-    with tqdm(total=inv.bytes, desc=desc, unit="B", unit_scale=True, mininterval=1.0, leave=False) as bar:
-        report = migrate.copy_blobs(section.source.registry, target, inv.blobs, parallel=section.parallel,
-                                    journal=journal, owner=_owner(storage), progress=bar.update)
+    with _source(section) as src, tqdm(total=inv.bytes, desc=desc, unit="B", unit_scale=True, mininterval=1.0,
+                                        leave=False) as bar:
+        report = migrate.copy_blobs(src, target, inv.blobs, parallel=section.parallel, journal=journal,
+                                    owner=_owner(storage), progress=bar.update)
     links = migrate.link_repositories(inv, target, report.good(), owner=_owner(storage))
     return report, links
 
@@ -248,7 +261,7 @@ def cutover(state: Migration, storage: Storage, dry_run: bool) -> StepResult[Non
     target = target_root(storage)
     journal = migrate.Journal(target)
     if not state.executing:
-        inv = migrate.scan(section.source.registry, what="migrate.source.registry")
+        inv = _scan(section)
         d = migrate.delta(inv, target, journal)
         measured = journal.state()
         rate = (measured["bytes_copied"] / measured["seconds"]) if measured.get("seconds") else None
@@ -288,7 +301,7 @@ def cutover(state: Migration, storage: Storage, dry_run: bool) -> StepResult[Non
     state.frozen_at = time.monotonic()
     state.frozen_wall = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
     clock = time.monotonic()
-    state.final = migrate.scan(section.source.registry, what="migrate.source.registry")
+    state.final = _scan(section)
     state.clock["final inventory"] = time.monotonic() - clock
     return StepResult("cut-over", Status.OK, f"{probe.detail}: the old Harbor serves pulls only; "
                       f"{len(state.final.tags())} tags to move", data={"status": probe.status, "frozen": state.frozen_wall})

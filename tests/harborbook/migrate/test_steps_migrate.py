@@ -68,14 +68,37 @@ def test_without_a_migrate_section_every_step_skips(tmp_path: Path) -> None:
     assert steps.summary(state, []).status is Status.SKIPPED
 
 
-def test_a_url_for_the_registry_is_refused_with_what_to_do(tmp_path: Path) -> None:
+def test_an_ssh_registry_needs_a_key_and_known_hosts_and_other_urls_are_refused(tmp_path: Path) -> None:
     make_params(tmp_path, parallel=2)
     doc = yaml.safe_load((tmp_path / "params.yaml").read_text())
-    doc["migrate"]["source"]["registry"] = "ssh://root@old-harbor:22/data/registry"
+    doc["migrate"]["source"]["registry"] = "ssh://root@old-harbor:2222/data/registry"
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(doc))
-    with pytest.raises(ParamsError, match=r"migrate\.source\.registry: only a local path is supported"):
+    with pytest.raises(ParamsError, match=r"migrate\.source: .*needs ssh_key"):
         params_mod.load(tmp_path / "params.yaml")
+    doc["migrate"]["source"]["ssh_key"] = f"file:{tmp_path / 'key'}"
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(doc))
+    with pytest.raises(ParamsError, match=r"migrate\.source: .*needs known_hosts"):
+        params_mod.load(tmp_path / "params.yaml")
+    doc["migrate"]["source"]["known_hosts"] = "known_hosts"
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(doc))
+    source = params_mod.load(tmp_path / "params.yaml").migrate.source
+    assert str(source.registry) == "ssh://root@old-harbor:2222/data/registry"
+    assert source.known_hosts == tmp_path / "known_hosts"  # relative to the params file
+    assert source.ssh_key.path == tmp_path / "key"
+    for url, said in [("sftp://old/data/registry", "the only URL scheme read is ssh"),
+                      ("ssh://root:hunter2@old/data", "a password in the URL is not allowed"),
+                      ("ssh://old-harbor/data/registry", "names the user"),
+                      ("ssh://root@-oProxyCommand=x/data", "is not a host name")]:
+        doc["migrate"]["source"]["registry"] = url
+        (tmp_path / "params.yaml").write_text(yaml.safe_dump(doc))
+        with pytest.raises(ParamsError, match=r"migrate\.source\.registry: .*" + said) as caught:
+            params_mod.load(tmp_path / "params.yaml")
+        assert "hunter2" not in caught.value.render()
     doc["migrate"]["source"]["registry"] = "/data/registry"
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(doc))
+    with pytest.raises(ParamsError, match=r"ssh_key and known_hosts are for an ssh:// registry"):
+        params_mod.load(tmp_path / "params.yaml")
+    del doc["migrate"]["source"]["ssh_key"], doc["migrate"]["source"]["known_hosts"]
     doc["migrate"]["cutover"] = "now"
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(doc))
     with pytest.raises(ParamsError, match=r"migrate\.cutover: .*'plan'.*'execute'"):
