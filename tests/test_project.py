@@ -24,9 +24,15 @@ def test_environment_yml_matches_pyproject():
     assert set(pip) - {"-e .[dev]"} == wanted
 
 
+# The only ceilings, each for a known incompatibility (said where pyproject.toml sets it).
+CEILINGS = {"pytest>=7.4,<9.2"}  # pytest 9.2 ignores pytest-xdist 3.8's groups (tests/test_streams.py)
+
+
 def test_dependencies_have_lower_bounds_only():
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     for req in project["dependencies"] + project["optional-dependencies"]["dev"]:
+        if req in CEILINGS:
+            continue
         assert ">=" in req and "<" not in req.replace("<=", "") and "==" not in req, req
 
 

@@ -14,6 +14,8 @@ import datetime as dt
 import os
 import secrets as pysecrets
 import shlex
+import shutil
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -194,6 +196,7 @@ def _execute(notebook: Path, run_dir: Path, params_file: Path, dry_run: bool, ce
     started = time.monotonic()
     old = os.environ.get(RUN_DIR_ENV)
     os.environ[RUN_DIR_ENV] = str(run_dir.resolve())  # the kernel inherits it
+    sockets = Path(tempfile.mkdtemp(prefix="harborbook-kernel-"))  # 0700: this user's alone
     try:
         pm.execute_notebook(
             str(notebook),
@@ -205,8 +208,7 @@ def _execute(notebook: Path, run_dir: Path, params_file: Path, dry_run: bool, ce
             execution_timeout=cell_timeout,
             start_timeout=120,
             kernel_name="python3",
-            # IPC sockets in the run directory: local-only, and no "TCP without encryption" noise.
-            config=_kernel_config(run_dir),
+            config=_kernel_config(sockets),
         )
         outcome.status = "ok"
     except pm.PapermillExecutionError as exc:
@@ -223,6 +225,7 @@ def _execute(notebook: Path, run_dir: Path, params_file: Path, dry_run: bool, ce
             os.environ[RUN_DIR_ENV] = old
         outcome.duration_s = round(time.monotonic() - started, 2)
         close_leftover_sockets()
+        shutil.rmtree(sockets, ignore_errors=True)
     _from_kernel(run_dir, outcome)
     if out_nb.exists():
         outcome.html = report.export_html(out_nb)
@@ -250,12 +253,16 @@ def close_leftover_sockets() -> int:
     return closed
 
 
-def _kernel_config(run_dir: Path):
+def _kernel_config(sockets: Path):
+    """The kernel talks over IPC sockets: local-only, and no "TCP without encryption" noise. They
+    live in a short private directory, not in the run directory: a socket path has at most 107
+    bytes (sockaddr_un), and a run directory can be deeper than that leaves room for, so the
+    kernel could not start."""
     from traitlets.config import Config
 
     config = Config()
     config.KernelManager.transport = "ipc"
-    config.KernelManager.ip = str((run_dir / ".kernel").resolve())
+    config.KernelManager.ip = str(sockets.resolve() / "k")
     return config
 
 

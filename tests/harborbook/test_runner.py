@@ -115,3 +115,14 @@ def test_params_check(tmp_path, root, sandbox_text):
     assert f"{bad}:36 database.target.endpoints[1].port: expected an integer, got '133o7'" in lines
     assert any(l.startswith(f"{bad}:47 redis.password: expected a secret reference") for l in lines)
     assert "plain-value-123" not in result.stderr + result.stdout
+
+
+def test_a_run_directory_deeper_than_a_socket_path_allows(tmp_path, root):
+    # sockaddr_un holds 107 bytes: the kernel's IPC sockets once lived in the run directory, and a
+    # deep one (pytest-xdist's temp folders were enough) stopped every kernel from starting.
+    deep = tmp_path / ("d" * 60) / ("e" * 60) / "runs"
+    done = harborbook("run", "00", "--runbooks-dir", str(FIXTURES), "--out", str(deep),
+                      "--params", str(root / "params" / "sandbox.yaml"))
+    assert done.returncode == 0, done.stderr
+    assert len(str(run_dir_of(done.stdout))) > 107
+    assert not list(run_dir_of(done.stdout).glob(".kernel*"))
