@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def test_each_procedure_module_has_one_slot_and_the_slots_share_no_port():
     procedure = sorted((ROOT / "tests" / "procedure").glob("test_*.py"))
     on_b = [p.name for p in procedure if slot_of(str(p)) is B]
-    assert on_b == ["test_backup_restore.py", "test_e2e.py"]
+    assert on_b == ["test_backup_restore.py", "test_e2e.py", "test_version.py"]
     assert not set(A.ports.values()) & set(B.ports.values())
     assert A.node_port != B.node_port
 

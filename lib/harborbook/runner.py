@@ -263,6 +263,10 @@ def _kernel_config(sockets: Path):
     config = Config()
     config.KernelManager.transport = "ipc"
     config.KernelManager.ip = str(sockets.resolve() / "k")
+    # On Ctrl-C the kernel is interrupted, then asked to shut down, sent SIGTERM after half this
+    # wait and SIGKILL after all of it: the interrupted cell's clean-up must fit in the first half
+    # (07 removing its CephFS snapshot needed more than the default 5 s gave it).
+    config.KernelManager.shutdown_wait_time = 60.0
     return config
 
 

@@ -161,10 +161,13 @@ def test_an_interrupted_backup_is_not_complete_and_the_next_run_resumes_it(deplo
     proc = subprocess.Popen([sys.executable, "-m", "harborbook.cli", "run", "07", "--params",
                              str(params(tmp_path, drill=False)), "--out", str(tmp_path / "runs")],
                             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            start_new_session=True)
+                            start_new_session=True,
+                            # SIGINT as a terminal delivers it: pytest-xdist's workers ignore it,
+                            # and an ignored SIGINT is inherited (the backup then never stopped).
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline:
-        partial = [p for p in BACKUPS.iterdir() if p.name not in before and (p / "registry").exists()]
+        partial = [p for p in BACKUPS.glob("*") if p.name not in before and (p / "registry").exists()]
         if partial:
             break
         time.sleep(0.05)

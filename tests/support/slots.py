@@ -71,7 +71,7 @@ class Slot:
 A = Slot("a", ROOT / ".lab", 0, 0)
 B = Slot("b", ROOT / ".lab-b", 3000, 100)
 # Modules on slot B; every other module of this folder uses slot A.
-SLOT_B_MODULES = ("test_e2e.py", "test_backup_restore.py")
+SLOT_B_MODULES = ("test_backup_restore.py", "test_e2e.py", "test_version.py")
 
 
 def slot_of(module_file: str) -> Slot:
