@@ -74,7 +74,7 @@ def namespace(core):
         core.delete_namespace(name)
 
 
-def wait_for(predicate, timeout: float = 5.0, interval: float = 0.05, what: str = "condition"):
+def wait_for(predicate, timeout: float = 30.0, interval: float = 0.05, what: str = "condition"):
     """Poll ``predicate`` until it returns a truthy value; fail the test with ``what`` otherwise.
     A 404 from the API while polling means "not there yet"."""
     deadline = time.monotonic() + timeout
@@ -94,7 +94,8 @@ def wait_for(predicate, timeout: float = 5.0, interval: float = 0.05, what: str 
 
 @pytest.fixture
 def wait():
-    """``wait(predicate, timeout=5, what=...)``: poll until truthy, fail the test on timeout."""
+    """``wait(predicate, timeout=30, what=...)``: poll until truthy, fail the test on timeout (generous: a
+    loaded machine, e.g. the parallel suite, is slow, and a poll returns as soon as it holds)."""
     return wait_for
 
 

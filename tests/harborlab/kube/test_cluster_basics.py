@@ -42,7 +42,7 @@ def test_kube_system_runs_the_profiles_control_plane_dns_and_proxy(server_factor
     def running():
         pods = core.list_namespaced_pod("kube-system").items
         return len(pods) == 9 and all(p.status.phase == "Running" for p in pods) and pods
-    pods = wait(running, timeout=10, what="9 kube-system pods Running")
+    pods = wait(running, what="9 kube-system pods Running")
     by_name = {p.metadata.name: p for p in pods}
     for component in ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler"):
         mirror = by_name[f"{component}-lab-node-1"]

@@ -225,7 +225,7 @@ def test_unknown_image_goes_err_image_pull_then_back_off(core, namespace, wait):
         "containers": [{"name": "c", "image": "vmware/registry:9.9.9"}]}})
     waiting = lambda: (core.read_namespaced_pod("img", namespace).status.container_statuses or [None])[0]  # noqa: E731
     wait(lambda: waiting() and waiting().state.waiting.reason == "ErrImagePull", what="ErrImagePull")
-    wait(lambda: waiting().state.waiting.reason == "ImagePullBackOff", timeout=5, what="ImagePullBackOff")
+    wait(lambda: waiting().state.waiting.reason == "ImagePullBackOff", what="ImagePullBackOff")
     reasons = {(e.reason, e.message.split(":")[0]) for e in events_for(core, namespace, "img")}
     assert ("Failed", 'Failed to pull image "vmware/registry') in reasons
     assert ("BackOff", 'Back-off pulling image "vmware/registry') in reasons

@@ -40,7 +40,7 @@ def test_a_pod_per_node_recreated_and_rolled(core, apps, namespace, wait):
     def rolled():
         now = _pods(core, namespace, "agent")
         return len(now) == 3 and all(p.spec.containers[0].env for p in now) and now
-    new = wait(rolled, timeout=15, what="rolled to the new template")
+    new = wait(rolled, what="rolled to the new template")
     assert {p.metadata.labels["controller-revision-hash"] for p in new} != {old_hash}
     status = apps.read_namespaced_daemon_set("agent", namespace).status
     assert (status.desired_number_scheduled, status.updated_number_scheduled) == (3, 3)

@@ -137,7 +137,7 @@ def test_restart_policy_never_ends_in_the_exit_code(kube):
     failed = wait_for(lambda: (p := core.read_namespaced_pod("fails", ns)).status.phase == "Failed" and p,
                       timeout=15, what="Failed")
     assert failed.status.container_statuses[0].state.terminated.exit_code == 2
-    assert wait_for(lambda: core.read_namespaced_pod("ok", ns).status.phase == "Succeeded", timeout=15, what="done")
+    assert wait_for(lambda: core.read_namespaced_pod("ok", ns).status.phase == "Succeeded", what="done")
 
 
 def test_a_busybox_with_its_default_sh_and_no_stdin_crash_loops(kube):
@@ -175,7 +175,7 @@ def test_nginx_serves_its_welcome_page_through_port_forward(kube):
             return data
         finally:
             forward.close()
-    answer = wait_for(lambda: b"Welcome to nginx!" in (a := get()) and a, timeout=10, what="nginx answers")
+    answer = wait_for(lambda: b"Welcome to nginx!" in (a := get()) and a, what="nginx answers")
     assert answer.startswith(b"HTTP/1.1 200")
     # The image sends its access log to stdout: it is the container's log.
     assert wait_for(lambda: '"GET / HTTP/1.1" 200' in core.read_namespaced_pod_log("web", ns), what="access log")

@@ -45,7 +45,7 @@ def test_completions_one_at_a_time_then_ttl(core, namespace, wait):
         except client.ApiException as exc:
             return exc.status == 404
         return False
-    wait(gone, timeout=5, what="deleted by its TTL")
+    wait(gone, what="deleted by its TTL")
 
 
 def test_backoff_limit_fails_the_job(core, namespace, wait):

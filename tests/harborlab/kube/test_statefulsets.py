@@ -27,7 +27,7 @@ def _names(core, namespace):
 
 def test_ordered_stable_names_claims_scale_and_roll(core, apps, namespace, wait):
     apps.create_namespaced_stateful_set(namespace, _sts(3))
-    wait(lambda: _names(core, namespace) == ["db-0", "db-1", "db-2"], timeout=10, what="3 pods in order")
+    wait(lambda: _names(core, namespace) == ["db-0", "db-1", "db-2"], what="3 pods in order")
     # OrderedReady: each pod was created only once the one before it was Ready.
     pods = [core.read_namespaced_pod(f"db-{i}", namespace) for i in range(3)]
     for before, after in zip(pods, pods[1:]):
@@ -37,7 +37,7 @@ def test_ordered_stable_names_claims_scale_and_roll(core, apps, namespace, wait)
     assert pod.spec.hostname == "db-1" and pod.spec.subdomain == "db"
     wait(lambda: apps.read_namespaced_stateful_set("db", namespace).status.ready_replicas == 3, what="ready")
     apps.patch_namespaced_stateful_set("db", namespace, {"spec": {"replicas": 1}})
-    wait(lambda: _names(core, namespace) == ["db-0"], timeout=10, what="scaled down from the top")
+    wait(lambda: _names(core, namespace) == ["db-0"], what="scaled down from the top")
     old = core.read_namespaced_pod("db-0", namespace).metadata.labels["controller-revision-hash"]
     apps.patch_namespaced_stateful_set("db", namespace, {"spec": {"template": {"spec": {"containers": [
         {"name": "c", "env": [{"name": "V", "value": "2"}]}]}}}})
