@@ -52,11 +52,15 @@ def timed(fn: Callable[[], object]) -> float:
     return time.perf_counter() - started
 
 
-def alternate(runs: int, **sides: Callable[[], object]) -> dict[str, list[float]]:
-    """Run each side ``runs`` times, interleaved (A B A B ...), so drift hits both alike."""
+def alternate(runs: int, before: Callable[[str], object] | None = None,
+              **sides: Callable[[], object]) -> dict[str, list[float]]:
+    """Run each side ``runs`` times, interleaved (A B A B ...), so drift hits both alike;
+    ``before(name)``, untimed, ahead of every run (e.g. an empty target)."""
     times: dict[str, list[float]] = {name: [] for name in sides}
     for _ in range(runs):
         for name, fn in sides.items():
+            if before is not None:
+                before(name)
             times[name].append(timed(fn))
     return times
 

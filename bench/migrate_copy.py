@@ -5,8 +5,9 @@
 The source is a registry tree in distribution's layout, generated: ``--images`` images of three
 to five layers (sizes log-uniform between 4 KiB and 16 MiB, one base layer shared by every
 image), config and schema-2 manifest each, linked into repositories and tagged, scaled to about
-``--mb`` megabytes. Ours is what the bulk copy step runs: ``migrate.copy_blobs`` with
-``--parallel`` workers (stream, hash, fsync, rename) then ``migrate.link_repositories``. The
+``--mb`` megabytes. Ours is what the bulk copy step runs: ``migrate.copy_tree``, blobs with
+``--parallel`` workers (stream, hash, fsync, rename), each blob's links written as soon as it is
+published, the tags' links once every blob is on disk. The
 baseline is ``rsync -a SOURCE/ TARGET/`` of the same tree: it verifies nothing against the
 digests and leaves its writes in the page cache; a second baseline adds ``sync -f TARGET`` so
 that, like ours, the copy is on disk when it ends. Each side copies into an empty target (removed, untimed, before
@@ -34,6 +35,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -95,8 +97,7 @@ def generate(root: Path, total_mb: float, images: int, seed: str) -> int:
 
 def ours(source: "Path | migrate.Source", target: Path, parallel: int) -> migrate.CopyReport:
     inv = migrate.scan(source)
-    report = migrate.copy_blobs(source, target, inv.blobs, parallel=parallel, journal=migrate.Journal(target))
-    migrate.link_repositories(inv, target, report.good())
+    report, _ = migrate.copy_tree(source, target, inv, parallel=parallel, journal=migrate.Journal(target))
     assert not report.bad(), report.bad()
     return report
 
@@ -143,8 +144,19 @@ def lab_details(state: Path) -> tuple[Path, dict]:
     return mount, ssh
 
 
-def scenario(where: str, runs: int, size: int, sides: dict) -> list[dict]:
-    times = alternate(runs, **sides)
+def empty(target: Path) -> None:
+    """An empty target, and the removal of the last run's copy on disk: a deletion still being
+    written back (on a disk mounted with ``discard``, still being trimmed) would be charged to
+    whichever side flushes next."""
+    shutil.rmtree(target, ignore_errors=True)
+    target.mkdir(parents=True)
+    os.sync()
+
+
+def scenario(where: str, runs: int, size: int, sides: dict[str, tuple[Path, Callable[[Path], object]]]) -> list[dict]:
+    """Each side copies into its own target, emptied (untimed) before each of its runs."""
+    times = alternate(runs, before=lambda name: empty(sides[name][0]),
+                      **{name: (lambda t=target, f=fn: f(t)) for name, (target, fn) in sides.items()})
     names = list(sides)
     rows = [{"side": name, "where": where, "runs": len(t), "median s": f"{median(t):.2f}",
              "MB/s": f"{size / 1e6 / median(t):.1f}"} for name, t in times.items()]
@@ -173,30 +185,25 @@ def main(argv: list[str] | None = None) -> str:
         source = Path(src_tmp) / "registry"
         size = generate(source, args.mb, args.images, "bulk")
 
-        def fresh(folder: Path, name: str) -> Path:
-            shutil.rmtree(folder / name, ignore_errors=True)
-            (folder / name).mkdir(parents=True)
-            return folder / name
-
         local = Path(dst_tmp)
         rows = scenario("local disk", args.runs, size, {
-            "ours": lambda: ours(source, fresh(local, "ours"), args.parallel),
-            "rsync": lambda: rsync(source, fresh(local, "rsync")),
-            "rsync+sync": lambda: rsync_synced(source, fresh(local, "rsync+sync"))})
+            "ours": (local / "ours", lambda t: ours(source, t, args.parallel)),
+            "rsync": (local / "rsync", lambda t: rsync(source, t)),
+            "rsync+sync": (local / "rsync+sync", lambda t: rsync_synced(source, t))})
         if lab is not None:
             mount, ssh = lab
             ceph = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="hb-bench-", dir=mount)))
             rows += scenario("CephFS (ceph-fuse)", args.runs, size, {
-                "ours": lambda: ours(source, fresh(ceph, "ours"), args.parallel),
-                "rsync": lambda: rsync(source, fresh(ceph, "rsync")),
-                "rsync+sync": lambda: rsync_synced(source, fresh(ceph, "rsync+sync"))})
+                "ours": (ceph / "ours", lambda t: ours(source, t, args.parallel)),
+                "rsync": (ceph / "rsync", lambda t: rsync(source, t)),
+                "rsync+sync": (ceph / "rsync+sync", lambda t: rsync_synced(source, t))})
             rows += scenario("over ssh, to local disk", args.runs, size, {
-                "ours over ssh": lambda: ours_ssh(ssh, source, fresh(local, "ssh-ours"), args.parallel),
-                "ours over ssh, 1 stream": lambda: ours_ssh(ssh, source, fresh(local, "ssh-ours-1"), 1),
-                "rsync -e ssh": lambda: rsync_ssh(ssh, source, fresh(local, "ssh-rsync")),
-                "rsync -e ssh + sync": lambda: rsync_ssh_synced(ssh, source, fresh(local, "ssh-rsync-sync")),
-                "rsync -e 'ssh -c aes128-gcm'": lambda: rsync_ssh(ssh, source, fresh(local, "ssh-rsync-gcm"),
-                                                                   "aes128-gcm@openssh.com")})
+                "ours over ssh": (local / "ssh-ours", lambda t: ours_ssh(ssh, source, t, args.parallel)),
+                "ours over ssh, 1 stream": (local / "ssh-ours-1", lambda t: ours_ssh(ssh, source, t, 1)),
+                "rsync -e ssh": (local / "ssh-rsync", lambda t: rsync_ssh(ssh, source, t)),
+                "rsync -e ssh + sync": (local / "ssh-rsync-sync", lambda t: rsync_ssh_synced(ssh, source, t)),
+                "rsync -e 'ssh -c aes128-gcm'": (local / "ssh-rsync-gcm",
+                                                 lambda t: rsync_ssh(ssh, source, t, "aes128-gcm@openssh.com"))})
         # The cut-over: 1 % more data in new images, then the delta alone.
         delta_size = generate(source, args.mb / 100, max(1, args.images // 100), "delta")
         delta_ours = timed(lambda: ours(source, local / "ours", args.parallel))

@@ -7,7 +7,7 @@
 """
 
 from .copy import (COPIED, CORRUPT, GOOD, MISSING, PRESENT, REPLACED, STOPPED, BlobOutcome, CopyReport, LinkReport,
-                   copy_blob, copy_blobs, link_repositories, write_link)
+                   copy_blob, copy_blobs, copy_tree, link_repositories, write_link)
 from .delta import Delta, delta
 from .freeze import WriteProbe, probe_writes
 from .inventory import Inventory, Repository, Tag, scan
@@ -21,5 +21,5 @@ __all__ = [
     "COPIED", "CORRUPT", "GOOD", "MISSING", "PRESENT", "REPLACED", "STOPPED", "Agreement", "BlobOutcome",
     "CopyReport", "Delta", "Inventory", "Journal", "LayoutError", "LinkReport", "LocalSource", "Repository", "Source",
     "SourceRows", "SshError", "SshSource", "Tag", "WriteProbe", "open_source", "probe_writes",
-    "compare", "copy_blob", "copy_blobs", "delta", "differences", "link_repositories", "read", "scan", "write_link",
+    "compare", "copy_blob", "copy_blobs", "copy_tree", "delta", "differences", "link_repositories", "read", "scan", "write_link",
 ]

@@ -37,6 +37,7 @@ CHUNK = 1 << 20
 SETTLE_BYTES = 256 << 20  # flushed and journaled in batches of this many bytes (an interruption re-hashes at most this)
 TMP_PREFIX = ".harborbook-tmp-"
 FLUSHERS = 8  # fsyncs at a time when a batch of files is flushed
+LINKERS = 4  # link files written at a time (more only contended in the kernel: BENCHMARKS.md section 5)
 Owner = tuple[int, int] | None
 Progress = Callable[[int], None]
 
@@ -321,12 +322,13 @@ def jobs(src: Source, blobs: dict[str, int], parallel: int) -> list[list[tuple[s
 
 
 def copy_blobs(source: "Source | Path", target: Path, blobs: dict[str, int], *, parallel: int, journal: Journal,
-               owner: Owner = None, progress: Progress | None = None,
-               stop: threading.Event | None = None) -> CopyReport:
+               owner: Owner = None, progress: Progress | None = None, stop: threading.Event | None = None,
+               published: Callable[[str], None] | None = None) -> CopyReport:
     """Every blob of ``blobs`` (digest -> size) with ``parallel`` workers; largest first.
 
     Interrupted (``stop`` set, Ctrl-C, an error), the workers finish or abandon their current
     blob without publishing it and the report says ``interrupted``; nothing half-written remains.
+    ``published(digest)`` is called from a worker as soon as a blob is verified under its name.
     """
     src = as_source(source, check=False)
     stop = stop or threading.Event()
@@ -342,6 +344,8 @@ def copy_blobs(source: "Source | Path", target: Path, blobs: dict[str, int], *, 
     def emit(outcome: BlobOutcome) -> None:
         with lock:
             arrived.append(outcome)
+        if published is not None and outcome.action in GOOD:
+            published(outcome.digest)
 
     unsettled: list[BlobOutcome] = []
 
@@ -436,24 +440,27 @@ def link_differs(path: Path, digest: str) -> bool:
         return True
 
 
-def link_repositories(inv: Inventory, target: Path, good: Iterable[str], *, owner: Owner = None,
-                      dry_run: bool = False) -> LinkReport:
-    """Every repository's layer and revision links, then each tag whose blobs are all in ``good``.
+def _blob_links(inv: Inventory, target: Path) -> dict[str, dict[Path, str]]:
+    """Each blob's layer and revision links: a link that needs only that blob to be there."""
+    out: dict[str, dict[Path, str]] = {}
+    for repo in sorted(inv.repositories.values(), key=lambda r: r.name):
+        for digest in sorted(repo.layers):
+            out.setdefault(digest, {})[layout.layer_link(target, repo.name, digest)] = digest
+        for digest in sorted(repo.revisions):
+            out.setdefault(digest, {})[layout.revision_link(target, repo.name, digest)] = digest
+    return out
 
-    In two waves, each written side by side (every link file is flushed before its rename; the
-    flushes are what takes the time): first the layer, revision and tag index links, then -- once
-    all of those are written -- the tags' ``current/link``, so a tag never points at nothing.
-    ``dry_run`` counts what would be written and writes nothing.
-    """
-    good = set(good)
-    report = LinkReport()
+
+def _plan_links(inv: Inventory, target: Path, good: set[str],
+                report: LinkReport) -> tuple[dict[Path, str], dict[Path, str]]:
+    """The two waves of link files for the blobs in ``good``: every layer, revision and tag index
+    link, then the tags' ``current/link`` (tags lacking a blob are left out, named in ``report``)."""
     first: dict[Path, str] = {}
     tags: dict[Path, str] = {}
+    for digest, links in _blob_links(inv, target).items():
+        if digest in good:
+            first.update(links)
     for repo in sorted(inv.repositories.values(), key=lambda r: r.name):
-        for digest in sorted(repo.layers & good):
-            first[layout.layer_link(target, repo.name, digest)] = digest
-        for digest in sorted(repo.revisions & good):
-            first[layout.revision_link(target, repo.name, digest)] = digest
         for tag, digest in sorted(repo.tags.items()):
             lacking = sorted(inv.closure(digest) - good)
             ref = Tag(repo.name, tag, digest).ref
@@ -465,16 +472,77 @@ def link_repositories(inv: Inventory, target: Path, good: Iterable[str], *, owne
             first[layout.revision_link(target, repo.name, digest)] = digest
             tags[layout.tag_current_link(target, repo.name, tag)] = digest
             report.tags_linked.append(ref)
+    return first, tags
 
-    def put(item: tuple[Path, str]) -> bool:
-        return link_differs(*item) if dry_run else write_link(item[0], item[1], owner)
 
+def _write_links(wave: dict[Path, str], owner: Owner, report: LinkReport) -> None:
+    """Write a wave side by side (every link file is flushed before its rename: the flushes and
+    the directories' creation are what takes the time)."""
+    items = list(wave.items())
+    if len(items) <= 1:
+        written = [write_link(path, digest, owner) for path, digest in items]
+    else:
+        with ThreadPoolExecutor(LINKERS, thread_name_prefix="migrate-link") as pool:
+            written = list(pool.map(lambda item: write_link(item[0], item[1], owner), items))
+    report.written += sum(written)
+    report.unchanged += len(written) - sum(written)
+
+
+def link_repositories(inv: Inventory, target: Path, good: Iterable[str], *, owner: Owner = None,
+                      dry_run: bool = False, done: Iterable[Path] = ()) -> LinkReport:
+    """Every repository's layer and revision links, then each tag whose blobs are all in ``good``.
+
+    In two waves: first the layer, revision and tag index links, then -- once all of those are
+    written -- the tags' ``current/link``, so a tag never points at nothing. ``done``: link files
+    already written (and counted) by the caller. ``dry_run`` counts what would be written and
+    writes nothing.
+    """
+    report = LinkReport()
+    first, tags = _plan_links(inv, target, set(good), report)
+    for path in done:
+        first.pop(path, None)
     for wave in (first, tags):
-        if dry_run or len(wave) <= 1:
-            written = [put(item) for item in wave.items()]
+        if dry_run:
+            differs = [link_differs(path, digest) for path, digest in wave.items()]
+            report.written += sum(differs)
+            report.unchanged += len(differs) - sum(differs)
         else:
-            with ThreadPoolExecutor(FLUSHERS, thread_name_prefix="migrate-link") as pool:
-                written = list(pool.map(put, wave.items()))
-        report.written += sum(written)
-        report.unchanged += len(written) - sum(written)
+            _write_links(wave, owner, report)
     return report
+
+
+def copy_tree(source: "Source | Path", target: Path, inv: Inventory, *, parallel: int, journal: Journal,
+              owner: Owner = None, progress: Progress | None = None,
+              stop: threading.Event | None = None) -> tuple[CopyReport, LinkReport]:
+    """The inventory's blobs (:func:`copy_blobs`) and links (:func:`link_repositories`), overlapped.
+
+    A blob's layer and revision links are written as soon as the blob is verified under its name,
+    while the workers copy the next ones (creating directories and files is the kernel's work,
+    copying bytes mostly the disk's, so the two share the cores well); the tag index links and
+    the tags' ``current/link`` follow once every blob is copied, flushed and journaled, as
+    :func:`link_repositories` orders them.
+    """
+    by_blob = _blob_links(inv, target)
+    early = LinkReport()
+    written: list[Path] = []
+    futures = []
+    pool = ThreadPoolExecutor(LINKERS, thread_name_prefix="migrate-link")
+
+    def published(digest: str) -> None:
+        for path, held in by_blob.get(digest, {}).items():
+            futures.append(pool.submit(write_link, path, held, owner))
+            written.append(path)
+
+    try:
+        report = copy_blobs(source, target, inv.blobs, parallel=parallel, journal=journal, owner=owner,
+                            progress=progress, stop=stop, published=published)
+    finally:
+        pool.shutdown(wait=True)  # links of published blobs are right whatever happened next
+    for future in futures:
+        changed = future.result()
+        early.written += changed
+        early.unchanged += not changed
+    links = link_repositories(inv, target, report.good(), owner=owner, done=written)
+    links.written += early.written
+    links.unchanged += early.unchanged
+    return report, links

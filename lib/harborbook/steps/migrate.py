@@ -12,6 +12,7 @@ Without a ``migrate`` section in the params every step says so and skips.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 import time
@@ -63,6 +64,9 @@ class Migration:
     frozen_at: float | None = None  # time.monotonic() when writes were found refused
     frozen_wall: str = ""
     database_changed: bool = False
+    # The connection to the old host the cut-over opens and the delta copy closes: one connection
+    # (over SSH an authentication, about 0.2 s) inside the write window, not one per step.
+    connection: migrate.Source | None = None
 
     @property
     def executing(self) -> bool:
@@ -162,8 +166,9 @@ def source_database(state: Migration) -> StepResult[None]:
 
 
 # ---------------------------------------------------------------- 3. bulk copy
-def _copy(section: Migrate, storage: Storage, inv: migrate.Inventory, desc: str) -> tuple[migrate.CopyReport,
-                                                                                            migrate.LinkReport]:
+def _copy(section: Migrate, storage: Storage, inv: migrate.Inventory, desc: str,
+          connection: migrate.Source | None = None) -> tuple[migrate.CopyReport, migrate.LinkReport]:
+    """Blobs then links; from ``connection`` when one is open (the caller closes it), else a new one."""
     from tqdm.auto import tqdm
 
     target = target_root(storage)
@@ -172,12 +177,11 @@ def _copy(section: Migrate, storage: Storage, inv: migrate.Inventory, desc: str)
                               hint="run 01-cephfs-storage first (it creates <storage.root>/registry)",
                               see="01-cephfs-storage")
     journal = migrate.Journal(target)
-    with _source(section) as src, tqdm(total=inv.bytes, desc=desc, unit="B", unit_scale=True, mininterval=1.0,
-                                        leave=False) as bar:
-        report = migrate.copy_blobs(src, target, inv.blobs, parallel=section.parallel, journal=journal,
-                                    owner=_owner(storage), progress=bar.update)
-    links = migrate.link_repositories(inv, target, report.good(), owner=_owner(storage))
-    return report, links
+    opened = contextlib.nullcontext(connection) if connection is not None else _source(section)
+    with opened as src, tqdm(total=inv.bytes, desc=desc, unit="B", unit_scale=True, mininterval=1.0,
+                             leave=False) as bar:
+        return migrate.copy_tree(src, target, inv, parallel=section.parallel, journal=journal,
+                                 owner=_owner(storage), progress=bar.update)
 
 
 def _copy_table(inv: migrate.Inventory, report: migrate.CopyReport) -> pd.DataFrame:
@@ -301,7 +305,15 @@ def cutover(state: Migration, storage: Storage, dry_run: bool) -> StepResult[Non
     state.frozen_at = time.monotonic()
     state.frozen_wall = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
     clock = time.monotonic()
-    state.final = _scan(section)
+    if state.connection is not None:  # the cell run again
+        state.connection.close()
+    connection = _source(section)
+    try:
+        state.final = migrate.scan(connection)
+    except BaseException:
+        connection.close()
+        raise
+    state.connection = connection  # the delta copy reads through it, then closes it
     state.clock["final inventory"] = time.monotonic() - clock
     return StepResult("cut-over", Status.OK, f"{probe.detail}: the old Harbor serves pulls only; "
                       f"{len(state.final.tags())} tags to move", data={"status": probe.status, "frozen": state.frozen_wall})
@@ -327,7 +339,12 @@ def delta_copy(state: Migration, storage: Storage, dry_run: bool) -> StepResult[
         return skipped
     assert state.section is not None and state.final is not None
     clock = time.monotonic()
-    report, links = _copy(state.section, storage, state.final, "delta copy")
+    connection, state.connection = state.connection, None
+    try:
+        report, links = _copy(state.section, storage, state.final, "delta copy", connection)
+    finally:
+        if connection is not None:
+            connection.close()
     state.clock["delta copy"] = time.monotonic() - clock
     state.skipped_tags = dict(links.tags_skipped)
     return _copy_result("delta copy", state.final, report, links)
