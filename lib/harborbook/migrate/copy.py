@@ -24,7 +24,7 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable
-from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -34,7 +34,10 @@ from .journal import Journal
 from .source import Reader, Source, as_source
 
 CHUNK = 1 << 20
-SETTLE_BYTES = 256 << 20  # flushed and journaled in batches of this many bytes (an interruption re-hashes at most this)
+# Published blobs are flushed and journaled in batches of this many bytes, by a settler thread
+# while the workers copy on (so the disk writes as the copy goes: BENCHMARKS.md section 5);
+# an interruption re-hashes at most about this much.
+SETTLE_BYTES = 8 << 20
 TMP_PREFIX = ".harborbook-tmp-"
 FLUSHERS = 8  # fsyncs at a time when a batch of files is flushed
 LINKERS = 4  # link files written at a time (more only contended in the kernel: BENCHMARKS.md section 5)
@@ -335,6 +338,11 @@ def copy_blobs(source: "Source | Path", target: Path, blobs: dict[str, int], *, 
     report = CopyReport()
     lock = threading.Lock()
     arrived: list[BlobOutcome] = []  # outcomes the workers emitted, not yet taken by this thread
+    batch: list[BlobOutcome] = []  # published, not yet handed to the settler
+    batched = [0]  # their bytes
+    # One settler, so the journal takes its batches in order; it flushes while the workers copy on.
+    settler = ThreadPoolExecutor(1, thread_name_prefix="migrate-settle")
+    settling: list[Future[None]] = []
 
     def tick(n: int) -> None:
         if progress:
@@ -344,21 +352,32 @@ def copy_blobs(source: "Source | Path", target: Path, blobs: dict[str, int], *, 
     def emit(outcome: BlobOutcome) -> None:
         with lock:
             arrived.append(outcome)
+            if outcome.settle:
+                batch.append(outcome)
+                batched[0] += outcome.size
+                if batched[0] >= SETTLE_BYTES:
+                    settling.append(settler.submit(settle, target, batch[:], journal))
+                    batch.clear()
+                    batched[0] = 0
         if published is not None and outcome.action in GOOD:
             published(outcome.digest)
-
-    unsettled: list[BlobOutcome] = []
 
     def take() -> None:
         with lock:
             got = arrived[:]
             arrived.clear()
         report.outcomes.extend(got)
-        unsettled.extend(o for o in got if o.settle)
 
-    def flush() -> None:
-        settle(target, unsettled, journal)
-        unsettled.clear()
+    def settled() -> None:
+        """Wait for the batches handed to the settler, then flush the rest here."""
+        with lock:
+            rest = batch[:]
+            batch.clear()
+            batched[0] = 0
+        settler.shutdown(wait=True)
+        for future in settling:
+            future.result()
+        settle(target, rest, journal)
 
     started = time.monotonic()
     pool = ThreadPoolExecutor(max(1, parallel), thread_name_prefix="migrate-copy")
@@ -372,8 +391,9 @@ def copy_blobs(source: "Source | Path", target: Path, blobs: dict[str, int], *, 
             for f in done:
                 if f.exception() is not None and not isinstance(f.exception(), Stopped):
                     raise f.exception()  # type: ignore[misc]
-            if sum(o.size for o in unsettled) >= SETTLE_BYTES:
-                flush()
+            for f in settling:
+                if f.done() and f.exception() is not None:
+                    raise f.exception()  # type: ignore[misc]
             if stop.is_set():
                 break
     except BaseException:
@@ -388,7 +408,7 @@ def copy_blobs(source: "Source | Path", target: Path, blobs: dict[str, int], *, 
             report.outcomes.extend(BlobOutcome(d, s, STOPPED) for d, s in blobs.items() if d not in finished)
         report.interrupted = stop_requested
         # Whatever was published, interrupted or not, is flushed and journaled: a re-run skips it.
-        flush()
+        settled()
         report.seconds = time.monotonic() - started
     return report
 

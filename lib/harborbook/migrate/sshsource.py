@@ -31,7 +31,6 @@ import threading
 import time
 import weakref
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import BinaryIO, cast
 
@@ -47,6 +46,8 @@ SSH = "ssh"
 CONNECT_SECONDS = 30.0
 # sshd allows 10 sessions per connection (MaxSessions); a few are kept free.
 MAX_CHANNELS = 8
+# Ends the blob listing, before the repositories' tar stream, in the listing's one session.
+LISTING_END = "--harborbook-end-of-blobs--"
 __all__ = ["SshError", "SshLocation", "SshSource", "parse_url"]
 
 
@@ -65,9 +66,10 @@ class SshSource(Source):
     """A registry tree on another host (see the module's docstring). Connects on creation."""
 
     streams = True
-    # The streams share one connection and one ssh process decrypting it: beyond two they only
-    # added overhead in the benchmark (BENCHMARKS.md section 5).
-    max_streams = 2
+    # One stream: streams share the one connection and the one ssh process decrypting it, and each
+    # costs the old host a session (a login shell with its rc files); a second one made the copy
+    # slower in the benchmark (BENCHMARKS.md section 5). The stream alone outruns a 1 Gbit/s link.
+    max_streams = 1
 
     def __init__(self, location: SshLocation, key: secrets.SecretRef, known_hosts: Path, *,
                  what: str = "migrate.source.registry", ssh: str = SSH):
@@ -246,83 +248,90 @@ class SshSource(Source):
         return f"{self._destination()}:{posixpath.join(self.v2, rel)}"
 
     def listing(self) -> Listing:
+        """The tree checked, every blob's size, then the repositories' directories and link files
+        and the manifests the revisions name, in one session: each session costs the old host a
+        login shell (its rc files and all), and sessions share the one connection anyway."""
         out = Listing()
-        # The blobs and the repositories are listed at the same time, over two channels.
-        with ThreadPoolExecutor(1, thread_name_prefix="ssh-listing") as pool:
-            blobs = pool.submit(self._blob_sizes)
-            try:
-                self._repositories(out)
-            except BaseException:
-                blobs.result()  # a failed check of the tree says more than a failed tar
-                raise
-            out.blobs = blobs.result()
-        return out
-
-    def _blob_sizes(self) -> dict[str, int]:
-        """Every blob's size (the tree checked first: its complaint is the one worth showing)."""
-        found = {}
-        blobs = shlex.quote(posixpath.join(self.v2, "blobs", "sha256"))
-        text = self._output(self._check_script() + f"[ -d {blobs} ] || exit 0; find {blobs} -mindepth 3 "
-                            "-maxdepth 3 -name data -type f -printf '%s %P\\n'",
-                            "listing the blobs").decode("utf-8", "surrogateescape")
-        said, _, text = text.partition("\n")
-        if said != "ok":
-            raise self._check_failed(said.strip())
-        for line in text.splitlines():
-            size, _, rel = line.partition(" ")
-            parts = rel.split("/")
-            digest = keep_blob(parts[0], parts[1]) if len(parts) == 3 and size.isdigit() else None
-            if digest is not None:
-                found[digest] = int(size)
-        return found
-
-    def _repositories(self, out: Listing) -> None:
-        """Directories and link files below repositories/, and the manifests the revisions name,
-        in one tar stream (no repositories yet: an empty archive)."""
-        script = (f"cd {shlex.quote(self.v2)} || exit 3; [ -d repositories ] || "
-                  "exec tar --format=gnu -cf - -T /dev/null; "
-                  "{ find repositories -name _uploads -prune -o -print; "
-                  "find repositories -name _uploads -prune -o -path '*/_manifests/revisions/sha256/*' -prune -print "
-                  "| sed -n 's|.*/\\([0-9a-f][0-9a-f]\\)\\([0-9a-f]*\\)$|blobs/sha256/\\1/\\1\\2/data|p' | sort -u; "
-                  "} | tar --format=gnu -cf - --no-recursion -T -")
         with self._channels:
-            proc, err = self._popen(script)
+            proc, err = self._popen(self._listing_script())
             with err:
+                assert proc.stdout is not None
+                stream = io.BufferedReader(cast(io.RawIOBase, proc.stdout), 1 << 16)
                 try:
-                    assert proc.stdout is not None
-                    with tarfile.open(fileobj=proc.stdout, mode="r|") as archive:
-                        for member in archive:
-                            name = member.name.rstrip("/")
-                            if name.startswith("blobs/sha256/") and member.isfile():
-                                parts = name.split("/")
-                                digest = keep_blob(parts[2], parts[3]) if len(parts) == 5 else None
-                                reader = archive.extractfile(member)
-                                if digest and reader:
-                                    out.manifests[digest] = reader.read(MANIFEST_MAX + 1)
-                                continue
-                            if not name.startswith("repositories/"):
-                                continue
-                            rel = name.removeprefix("repositories/")
-                            if member.isdir():
-                                out.dirs.add(rel)
-                            elif member.isfile() and posixpath.basename(rel) == "link":
-                                reader = archive.extractfile(member)
-                                out.links[rel] = reader.read(layout.LINK_MAX) if reader else b""
-                    proc.stdout.read()  # tar's padding after the end of the archive
-                    proc.wait()
-                except tarfile.ReadError as exc:
-                    if proc.wait() != 0:
-                        raise self._lost("listing the repositories", err, proc.returncode) from None
-                    raise SshError(f"{self.what}: the repositories' listing from {self._destination()} is not a "
-                                   f"tar stream ({exc})") from None
+                    said = stream.readline().decode("utf-8", "replace").strip()
+                    if said != "ok":
+                        if proc.wait() not in (0, None) and not said:
+                            raise self._lost("checking the tree", err, proc.returncode)
+                        raise self._check_failed(said)
+                    out.blobs = self._blob_sizes(stream, err, proc)
+                    self._repositories(stream, err, proc, out)
                 finally:
                     if proc.poll() is None:
-                        proc.kill()  # an error half-way: the remote tar gets SIGPIPE
-                        proc.wait()
+                        proc.kill()  # an error half-way: the remote commands get SIGPIPE
+                    proc.wait()
                 # tar says 2 when a file was missing: a manifest the revisions name may be (the
                 # inventory reports it); anything missing below repositories/ is an error.
                 if proc.returncode != 0 and not (proc.returncode == 2 and not self._said(err, "repositories/")):
                     raise self._lost("listing the repositories", err, proc.returncode)
+        return out
+
+    def _listing_script(self) -> str:
+        blobs = shlex.quote(posixpath.join(self.v2, "blobs", "sha256"))
+        return (self._check_script()
+                + f"if [ -d {blobs} ]; then find {blobs} -mindepth 3 -maxdepth 3 -name data -type f -printf '%s %P\\n'; "
+                + f"fi; echo \"{LISTING_END} $?\"; "
+                + f"cd {shlex.quote(self.v2)} || exit 3; [ -d repositories ] || exec tar --format=gnu -cf - -T /dev/null; "
+                "{ find repositories -name _uploads -prune -o -print; "
+                "find repositories -name _uploads -prune -o -path '*/_manifests/revisions/sha256/*' -prune -print "
+                "| sed -n 's|.*/\\([0-9a-f][0-9a-f]\\)\\([0-9a-f]*\\)$|blobs/sha256/\\1/\\1\\2/data|p' | sort -u; "
+                "} | tar --format=gnu -cf - --no-recursion -T -")
+
+    def _blob_sizes(self, stream: BinaryIO, err: BinaryIO, proc: subprocess.Popen[bytes]) -> dict[str, int]:
+        """Every blob's size: find's lines, up to the line that ends them with find's status."""
+        found = {}
+        while True:
+            line = stream.readline().decode("utf-8", "surrogateescape")
+            if not line:
+                raise self._lost("listing the blobs", err, proc.wait())
+            if line.startswith(LISTING_END):
+                if line.split()[-1] != "0":
+                    raise self._lost("listing the blobs", err, int(line.split()[-1]))
+                return found
+            size, _, rel = line.rstrip("\n").partition(" ")
+            parts = rel.split("/")
+            digest = keep_blob(parts[0], parts[1]) if len(parts) == 3 and size.isdigit() else None
+            if digest is not None:
+                found[digest] = int(size)
+
+    def _repositories(self, stream: BinaryIO, err: BinaryIO, proc: subprocess.Popen[bytes], out: Listing) -> None:
+        """Directories and link files below repositories/, and the manifests the revisions name,
+        from the tar stream that follows the blobs (no repositories yet: an empty archive)."""
+        try:
+            with tarfile.open(fileobj=stream, mode="r|") as archive:
+                for member in archive:
+                    name = member.name.rstrip("/")
+                    if name.startswith("blobs/sha256/") and member.isfile():
+                        parts = name.split("/")
+                        digest = keep_blob(parts[2], parts[3]) if len(parts) == 5 else None
+                        reader = archive.extractfile(member)
+                        if digest and reader:
+                            out.manifests[digest] = reader.read(MANIFEST_MAX + 1)
+                        continue
+                    if not name.startswith("repositories/"):
+                        continue
+                    rel = name.removeprefix("repositories/")
+                    if member.isdir():
+                        out.dirs.add(rel)
+                    elif member.isfile() and posixpath.basename(rel) == "link":
+                        reader = archive.extractfile(member)
+                        out.links[rel] = reader.read(layout.LINK_MAX) if reader else b""
+            stream.read()  # tar's padding after the end of the archive
+            proc.wait()
+        except tarfile.ReadError as exc:
+            if proc.wait() != 0:
+                raise self._lost("listing the repositories", err, proc.returncode) from None
+            raise SshError(f"{self.what}: the repositories' listing from {self._destination()} is not a "
+                           f"tar stream ({exc})") from None
 
     def _said(self, err: BinaryIO, word: str) -> bool:
         err.seek(0)

@@ -6,6 +6,8 @@ import contextlib
 import os
 from pathlib import Path
 
+import pytest
+
 from harborbook import migrate
 from harborbook.migrate import layout
 from harborbook.migrate.source import LocalSource
@@ -77,3 +79,19 @@ def test_a_corrupt_blob_gets_no_link_and_its_tag_none(tmp_path: Path) -> None:
     assert not layout.layer_link(target, "project1/app", bad).exists()
     assert not layout.tag_current_link(target, "project1/app", "v1").exists()
     assert linked.tags_linked == ["library/alpine:3.6"] and linked.tags_skipped == {"project1/app:v1": [bad]}
+
+
+def test_a_flush_that_fails_while_the_copy_goes_on_stops_it_with_that_error(tmp_path: Path, monkeypatch) -> None:
+    from harborbook.migrate import copy as copy_mod
+
+    old, target, _ = tree(tmp_path)
+    inv = migrate.scan(old)
+    monkeypatch.setattr(copy_mod, "SETTLE_BYTES", 1)  # every published blob is a batch for the settler
+
+    def full(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(copy_mod, "settle", full)
+    with pytest.raises(OSError, match="No space left"):
+        migrate.copy_blobs(old, target, inv.blobs, parallel=2, journal=migrate.Journal(target))
+    assert not migrate.Journal(target).path.exists() or migrate.Journal(target).path.read_text() == ""
