@@ -69,11 +69,13 @@ rb.step(migrate.source_database, found.value)
 # %% [markdown]
 # ## Bulk copy, while the old Harbor still serves
 # Blobs are immutable and content-addressed, so they can be copied while users keep pushing and
-# pulling: each is streamed into a temporary name, hashed on the way, flushed, and renamed to
-# its real name only when the hash is its digest. Largest first, `migrate.parallel` at a time. A
-# corrupt source blob is named with the tags that use it and never copied. The repositories'
-# link files follow, each tag's `current/link` last, so a tag appears only once all it needs is
-# there. Interrupted, a re-run skips every blob already verified (the journal beside the tree).
+# pulling: each is streamed into a temporary name, hashed on the way, and renamed to its real
+# name only when the hash is its digest; flushed to disk in batches as the copy goes, and entered
+# in the journal beside the tree once on disk. Largest first: `migrate.parallel` at a time from a
+# local path, in one stream over SSH. A corrupt source blob is named with the tags that use it and
+# never copied. Each blob's link files are written as soon as it arrives, and each tag's
+# `current/link` last, so a tag appears only once all it needs is there. Interrupted, a re-run
+# skips every blob the journal names.
 
 # %%
 rb.step(migrate.bulk_copy, found.value, rb.params.storage, rb.dry_run)

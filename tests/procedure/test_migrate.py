@@ -18,7 +18,8 @@ import pytest
 from harborbook import migrate
 from harborbook.migrate import layout
 
-from .conftest import ROOT, SANDBOX, STATE, harborbook, run_dir_of, sandbox_lab
+from .conftest import STATE, harborbook, run_dir_of, sandbox_lab
+from .migrate_params import migrate_params
 
 pytestmark = [pytest.mark.lab, pytest.mark.slow]
 
@@ -32,33 +33,14 @@ def legacy_lab():
         yield lab
 
 
-def _params(folder: Path, cutover: str, legacy: dict) -> Path:
-    """The sandbox params with a migrate section for the lab's legacy Harbor (absolute paths)."""
-    text = SANDBOX.read_text().replace("../.lab/", f"{STATE}/")
-    users = "".join(f"    - {{name: {u['name']}, password: 'file:{u['password_file']}'}}\n" for u in legacy["users"])
-    text += (
-        "\nmigrate:\n"
-        "  source:\n"
-        f"    registry: {legacy['registry_path']}\n"
-        f"    url: {legacy['registry_url']}\n"
-        "    database: {host: 127.0.0.1, port: 13316, user: harbor_src, "
-        f"password: 'file:{STATE}/secrets/harbor-db-password', database: registry}}\n"
-        "  parallel: 4\n"
-        f"  cutover: {cutover}\n"
-        "  users:\n" + users)
-    path = folder / f"params-{cutover}.yaml"
-    path.write_text(text)
-    return path
-
-
 @pytest.fixture(scope="module")
 def env(legacy_lab, tmp_path_factory):
     folder = tmp_path_factory.mktemp("migrate")
     legacy = json.loads((STATE / "lab.json").read_text())["legacy-harbor"]
     deployed = harborbook("run", "01", "02", "03", "04", "--out", str(folder / "runs"))
     assert deployed.returncode == 0, deployed.stdout[-3000:] + deployed.stderr[-3000:]
-    return {"folder": folder, "legacy": legacy, "plan": _params(folder, "plan", legacy),
-            "execute": _params(folder, "execute", legacy)}
+    return {"folder": folder, "legacy": legacy, "plan": migrate_params(folder, "plan", legacy),
+            "execute": migrate_params(folder, "execute", legacy, cutover="execute")}
 
 
 def run_08(env, cutover: str) -> tuple[int, dict]:

@@ -21,7 +21,8 @@ from harborbook import migrate
 from harborbook.migrate import layout
 from tests.leakscan import find_leaks
 
-from .conftest import SANDBOX, STATE, harborbook, run_dir_of, sandbox_lab
+from .conftest import STATE, harborbook, run_dir_of, sandbox_lab
+from .migrate_params import migrate_params
 
 pytestmark = [pytest.mark.lab, pytest.mark.slow]
 
@@ -39,24 +40,7 @@ def legacy_lab():
 def ssh_params(folder: Path, name: str, legacy: dict, cutover: str = "plan", key: str | None = None,
                known_hosts: str | None = None) -> Path:
     """The sandbox params with a migrate section reading the lab's legacy tree over SSH."""
-    ssh = legacy["ssh"]
-    text = SANDBOX.read_text().replace("../.lab/", f"{STATE}/")
-    users = "".join(f"    - {{name: {u['name']}, password: 'file:{u['password_file']}'}}\n" for u in legacy["users"])
-    text += (
-        "\nmigrate:\n"
-        "  source:\n"
-        f"    registry: {ssh['url']}\n"
-        f"    ssh_key: 'file:{key or ssh['key_file']}'\n"
-        f"    known_hosts: {known_hosts or ssh['known_hosts']}\n"
-        f"    url: {legacy['registry_url']}\n"
-        "    database: {host: 127.0.0.1, port: 13316, user: harbor_src, "
-        f"password: 'file:{STATE}/secrets/harbor-db-password', database: registry}}\n"
-        "  parallel: 4\n"
-        f"  cutover: {cutover}\n"
-        "  users:\n" + users)
-    path = folder / f"params-{name}.yaml"
-    path.write_text(text)
-    return path
+    return migrate_params(folder, name, legacy, cutover=cutover, ssh=True, key=key, known_hosts=known_hosts)
 
 
 @pytest.fixture(scope="module")

@@ -84,6 +84,6 @@ class UserLogin(Section):
 
 class Migrate(Section):
     source: SourceHarbor
-    parallel: Annotated[int, Field(ge=1, le=64)] = 4  # blob copy workers
+    parallel: Annotated[int, Field(ge=1, le=64)] = 4  # blob copy workers (a local source; over SSH one stream)
     cutover: Literal["plan", "execute"] = "plan"
     users: list[UserLogin] = Field(default_factory=list)
