@@ -199,6 +199,23 @@ def _present(target: Path, digest: str, size: int, journal: Journal, stop: threa
     return True
 
 
+def _pump(reader: Reader, fd: int, hasher: "hashlib._Hash", stop: threading.Event,
+          progress: Progress | None) -> int:
+    """``reader`` into ``fd``, hashed on the way; the bytes copied."""
+    buf = bytearray(CHUNK)
+    view = memoryview(buf)
+    copied = 0
+    while n := reader.readinto(buf):
+        if stop.is_set():
+            raise Stopped()
+        hasher.update(view[:n])
+        _write_all(fd, view[:n])
+        copied += n
+        if progress:
+            progress(n)
+    return copied
+
+
 def _publish(reader: Reader, target: Path, digest: str, size: int, replacing: bool, *, journal: Journal,
              owner: Owner, stop: threading.Event, progress: Progress | None, durable: bool) -> BlobOutcome:
     """Stream ``reader`` into a temporary file beside the blob's name, hashing; rename once verified."""
@@ -208,21 +225,10 @@ def _publish(reader: Reader, target: Path, digest: str, size: int, replacing: bo
         _clean_tmp(folder)  # only a folder that was there can hold what an interrupted run left
     tmp = folder / f"{TMP_PREFIX}{uuid.uuid4().hex}"
     hasher = hashlib.sha256()
-    copied = 0
-    buf = bytearray(CHUNK)
-    view = memoryview(buf)
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
         try:
-            while n := reader.readinto(buf):
-                if stop.is_set():
-                    raise Stopped()
-                block = view[:n]
-                hasher.update(block)
-                _write_all(fd, block)
-                copied += n
-                if progress:
-                    progress(n)
+            copied = _pump(reader, fd, hasher, stop, progress)
             if durable:
                 os.fsync(fd)
         finally:
