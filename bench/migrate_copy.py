@@ -15,7 +15,9 @@ every run), alternately; both read a source the page cache already holds.
 
 With ``--lab-state`` (a running lab with its legacy host), the same comparison onto the lab's
 CephFS mount (the real target), and over SSH from the lab's sshd to local disk: ours reading
-an ``ssh://`` source (connection, listing and copy) against ``rsync -a -e ssh`` with the same key.
+an ``ssh://`` source (connection, listing and copy) against ``rsync -a -e ssh`` with the same key;
+then again with the old host (the lab's sshd and what it runs) on one core and the copying side
+on the other, as two machines would be.
 
 Then the cut-over: 1 % more data is pushed into the source (new images) and the delta copy is
 timed — what the old registry's write-unavailability window spends copying.
@@ -35,7 +37,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -144,6 +146,22 @@ def lab_details(state: Path) -> tuple[Path, dict]:
     return mount, ssh
 
 
+@contextlib.contextmanager
+def separate_cores(sshd: int) -> Iterator[None]:
+    """The lab's legacy host on the first core, this process (ours, rsync, ssh) on another: two
+    hosts, as a real migration has, instead of the old host's tar and sshd competing with the copy
+    for the same cores. The sshd forks a process per connection, which inherits the setting."""
+    mine, theirs = os.sched_getaffinity(0), os.sched_getaffinity(sshd)
+    first = min(mine)
+    os.sched_setaffinity(sshd, {first})
+    os.sched_setaffinity(0, mine - {first})
+    try:
+        yield
+    finally:
+        os.sched_setaffinity(0, mine)
+        os.sched_setaffinity(sshd, theirs)
+
+
 def empty(target: Path) -> None:
     """An empty target, and the removal of the last run's copy on disk: a deletion still being
     written back (on a disk mounted with ``discard``, still being trimmed) would be charged to
@@ -197,13 +215,16 @@ def main(argv: list[str] | None = None) -> str:
                 "ours": (ceph / "ours", lambda t: ours(source, t, args.parallel)),
                 "rsync": (ceph / "rsync", lambda t: rsync(source, t)),
                 "rsync+sync": (ceph / "rsync+sync", lambda t: rsync_synced(source, t))})
-            rows += scenario("over ssh, to local disk", args.runs, size, {
+            over_ssh = {
                 "ours over ssh": (local / "ssh-ours", lambda t: ours_ssh(ssh, source, t, args.parallel)),
-                "ours over ssh, 1 stream": (local / "ssh-ours-1", lambda t: ours_ssh(ssh, source, t, 1)),
                 "rsync -e ssh": (local / "ssh-rsync", lambda t: rsync_ssh(ssh, source, t)),
                 "rsync -e ssh + sync": (local / "ssh-rsync-sync", lambda t: rsync_ssh_synced(ssh, source, t)),
                 "rsync -e 'ssh -c aes128-gcm'": (local / "ssh-rsync-gcm",
-                                                 lambda t: rsync_ssh(ssh, source, t, "aes128-gcm@openssh.com"))})
+                                                 lambda t: rsync_ssh(ssh, source, t, "aes128-gcm@openssh.com"))}
+            rows += scenario("over ssh, to local disk", args.runs, size, over_ssh)
+            if len(os.sched_getaffinity(0)) >= 2:
+                with separate_cores(ssh["pid"]):
+                    rows += scenario("over ssh, old host and target on a core each", args.runs, size, over_ssh)
         # The cut-over: 1 % more data in new images, then the delta alone.
         delta_size = generate(source, args.mb / 100, max(1, args.images // 100), "delta")
         delta_ours = timed(lambda: ours(source, local / "ours", args.parallel))

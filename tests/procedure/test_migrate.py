@@ -17,6 +17,7 @@ import pytest
 
 from harborbook import migrate
 from harborbook.migrate import layout
+from tests.leakscan import find_leaks
 
 from .conftest import STATE, harborbook, run_dir_of, sandbox_lab
 from .migrate_params import migrate_params
@@ -25,6 +26,7 @@ pytestmark = [pytest.mark.lab, pytest.mark.slow]
 
 IMAGES = 8
 RUNBOOK = "08"
+OUTPUTS: dict[str, str] = {}  # every run's console output, for the leak scan
 
 
 @pytest.fixture(scope="module")
@@ -45,6 +47,7 @@ def env(legacy_lab, tmp_path_factory):
 
 def run_08(env, cutover: str) -> tuple[int, dict]:
     result = harborbook("run", RUNBOOK, "--params", str(env[cutover]), "--out", str(env["folder"] / "runs"))
+    OUTPUTS[f"{cutover} console#{len(OUTPUTS)}"] = result.stdout + result.stderr
     results = json.loads((run_dir_of(result.stdout) / "results.json").read_text())
     steps = {s["name"]: s for s in results["runbooks"]["08-migrate-existing-harbor"]["steps"]}
     return result.returncode, steps
@@ -139,3 +142,12 @@ def test_a_corrupted_source_blob_is_named_and_not_copied(env):
     assert layer in bulk["summary"] and "legacy-apps/broken:1.0" in bulk["summary"]
     assert not layout.blob_data(target_root(), layer).exists()
     assert not layout.tag_current_link(target_root(), "legacy-apps/broken", "1.0").exists()
+
+
+def test_no_secret_is_in_what_the_runs_wrote(env):
+    """The old Harbor's database password, its users' passwords (08 logs them in to prove them),
+    and every other secret of the lab: in no notebook, report or console line of the runs above."""
+    secrets = {p.name: p.read_text().strip() for p in (STATE / "secrets").iterdir() if p.is_file()}
+    assert {"harbor-db-password", *(f"legacy-user-{u['name']}-password" for u in env["legacy"]["users"])} <= set(secrets)
+    assert len(OUTPUTS) >= 3, "the runs of 08 were not recorded"
+    assert find_leaks(secrets, [env["folder"] / "runs"], OUTPUTS) == []
