@@ -477,13 +477,13 @@ def _blob_links(inv: Inventory, target: Path) -> dict[str, dict[Path, str]]:
     return out
 
 
-def _plan_links(inv: Inventory, target: Path, good: set[str],
-                report: LinkReport) -> tuple[dict[Path, str], dict[Path, str]]:
+def _plan_links(inv: Inventory, target: Path, good: set[str], report: LinkReport,
+                by_blob: dict[str, dict[Path, str]] | None = None) -> tuple[dict[Path, str], dict[Path, str]]:
     """The two waves of link files for the blobs in ``good``: every layer, revision and tag index
     link, then the tags' ``current/link`` (tags lacking a blob are left out, named in ``report``)."""
     first: dict[Path, str] = {}
     tags: dict[Path, str] = {}
-    for digest, links in _blob_links(inv, target).items():
+    for digest, links in (by_blob if by_blob is not None else _blob_links(inv, target)).items():
         if digest in good:
             first.update(links)
     for repo in sorted(inv.repositories.values(), key=lambda r: r.name):
@@ -515,16 +515,18 @@ def _write_links(wave: dict[Path, str], owner: Owner, report: LinkReport) -> Non
 
 
 def link_repositories(inv: Inventory, target: Path, good: Iterable[str], *, owner: Owner = None,
-                      dry_run: bool = False, done: Iterable[Path] = ()) -> LinkReport:
+                      dry_run: bool = False, done: Iterable[Path] = (),
+                      by_blob: dict[str, dict[Path, str]] | None = None) -> LinkReport:
     """Every repository's layer and revision links, then each tag whose blobs are all in ``good``.
 
     In two waves: first the layer, revision and tag index links, then -- once all of those are
     written -- the tags' ``current/link``, so a tag never points at nothing. ``done``: link files
-    already written (and counted) by the caller. ``dry_run`` counts what would be written and
-    writes nothing.
+    already written (and counted) by the caller; ``by_blob``: :func:`_blob_links`, when the caller
+    has it already (it is most of the planning's time). ``dry_run`` counts what would be written
+    and writes nothing.
     """
     report = LinkReport()
-    first, tags = _plan_links(inv, target, set(good), report)
+    first, tags = _plan_links(inv, target, set(good), report, by_blob)
     for path in done:
         first.pop(path, None)
     for wave in (first, tags):
@@ -568,7 +570,7 @@ def copy_tree(source: "Source | Path", target: Path, inv: Inventory, *, parallel
         changed = future.result()
         early.written += changed
         early.unchanged += not changed
-    links = link_repositories(inv, target, report.good(), owner=owner, done=written)
+    links = link_repositories(inv, target, report.good(), owner=owner, done=written, by_blob=by_blob)
     links.written += early.written
     links.unchanged += early.unchanged
     return report, links
