@@ -288,7 +288,7 @@ class SshSource(Source):
 
     def _blob_sizes(self, stream: BinaryIO, err: BinaryIO, proc: subprocess.Popen[bytes]) -> dict[str, int]:
         """Every blob's size: find's lines, up to the line that ends them with find's status."""
-        found = {}
+        found: dict[str, int] = {}
         while True:
             line = stream.readline().decode("utf-8", "surrogateescape")
             if not line:
