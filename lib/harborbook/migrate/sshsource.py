@@ -30,7 +30,7 @@ import tempfile
 import threading
 import time
 import weakref
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import BinaryIO, cast
 
@@ -370,6 +370,12 @@ class SshSource(Source):
                         return line.split(f"{name}: ", 1)[1]
                 return "not in the source (deleted since the inventory?)"
 
+            def broke(exc: TarStreamError) -> SshError:
+                code = proc.poll()
+                return SshError(f"{self.what}: the stream of blobs from {self._destination()} broke: {exc}",
+                                hint="the connection to the old host may have been lost: run the step again "
+                                     "(verified blobs are kept)" + (f"; exit status {code}" if code else ""))
+
             def each() -> Iterator[tuple[str, Reader | None, str]]:
                 wanted = [d for d, _ in items]
                 at = 0
@@ -386,15 +392,11 @@ class SshSource(Source):
                         while wanted[at] != digest:
                             absent.append(wanted[at])
                             at += 1
-                        yield digest, _Member(stream), ""
+                        yield digest, _Member(stream, broke), ""
                         at += 1
                     stream.drain()
                 except TarStreamError as exc:
-                    code = proc.poll()
-                    raise SshError(f"{self.what}: the stream of blobs from {self._destination()} broke: {exc}",
-                                   hint="the connection to the old host may have been lost: run the step again "
-                                        "(verified blobs are kept)" + (f"; exit status {code}" if code else "")
-                                   ) from None
+                    raise broke(exc) from None
                 code = proc.wait()
                 if code == 255:  # ssh's own failure, not tar's
                     raise self._lost("streaming blobs", err, code)
@@ -413,16 +415,23 @@ class SshSource(Source):
 
 
 class _Member:
-    """The current member of a tar stream as a reader (``readinto``/``read``) for the copy."""
+    """The current member of a tar stream as a reader (``readinto``/``read``) for the copy; a
+    stream that ends inside the member (the connection lost) is an :class:`SshError`."""
 
-    def __init__(self, stream: TarStream):
-        self.stream = stream
+    def __init__(self, stream: TarStream, broke: Callable[[TarStreamError], SshError]):
+        self.stream, self.broke = stream, broke
 
     def readinto(self, buf: bytearray | memoryview) -> int:
-        return self.stream.readinto(buf)
+        try:
+            return self.stream.readinto(buf)
+        except TarStreamError as exc:
+            raise self.broke(exc) from None
 
     def read(self, limit: int = -1) -> bytes:
-        return self.stream.read(self.stream.left if limit < 0 else limit)
+        try:
+            return self.stream.read(self.stream.left if limit < 0 else limit)
+        except TarStreamError as exc:
+            raise self.broke(exc) from None
 
 
 def _big_pipe(fd: int) -> None:
