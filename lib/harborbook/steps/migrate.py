@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import errno
 import os
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -178,10 +179,24 @@ def _copy(section: Migrate, storage: Storage, inv: migrate.Inventory, desc: str,
                               see="01-cephfs-storage")
     journal = migrate.Journal(target)
     opened = contextlib.nullcontext(connection) if connection is not None else _source(section)
-    with opened as src, tqdm(total=inv.bytes, desc=desc, unit="B", unit_scale=True, mininterval=1.0,
-                             leave=False) as bar:
-        return migrate.copy_tree(src, target, inv, parallel=section.parallel, journal=journal,
-                                 owner=_owner(storage), progress=bar.update)
+    try:
+        with opened as src, tqdm(total=inv.bytes, desc=desc, unit="B", unit_scale=True, mininterval=1.0,
+                                 leave=False) as bar:
+            return migrate.copy_tree(src, target, inv, parallel=section.parallel, journal=journal,
+                                     owner=_owner(storage), progress=bar.update)
+    except OSError as exc:
+        raise _copy_failed(exc, target, storage) from None
+
+
+def _copy_failed(exc: OSError, target: Path, storage: Storage) -> HarborbookError:
+    """A file system's refusal (full, over quota, read-only, an I/O error) as what to do about it."""
+    where = f" ({exc.filename})" if exc.filename else ""
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        hint = (f"make room on the CephFS (or raise the quota of {storage.root}: getfattr -n ceph.quota.max_bytes "
+                f"on its directory) and run the step again: the blobs already verified are kept")
+    else:
+        hint = "fix the file system and run the step again: the blobs already verified are kept"
+    return HarborbookError(f"the copy into {target} stopped: {exc.strerror or exc}{where}", hint=hint)
 
 
 def _copy_table(inv: migrate.Inventory, report: migrate.CopyReport) -> pd.DataFrame:
