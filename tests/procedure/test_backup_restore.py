@@ -230,6 +230,34 @@ def test_the_s3_target_backs_up_and_drills_on_the_labs_radosgw(deployed, tmp_pat
     assert "backup.target" in text and "Traceback" not in text and "not-the-secret-key" not in text, text[-2000:]
 
 
+def test_a_full_backup_target_fails_saying_what_to_do_and_the_next_run_resumes(deployed, tmp_path):
+    """A directory target on a 16 KiB tmpfs (four pages: a backup has dozens of files): the backup stops with what happened and what to do
+    (not a traceback), nothing looks complete, the snapshot is gone; with room made, the next run
+    resumes the same backup and completes it."""
+    lab, _ = deployed
+    small = tmp_path / "small-target"
+    small.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16k,mode=0700", "tmpfs", str(small)], check=True)
+    try:
+        target = f"{{kind: directory, path: {small}}}"
+        full = run07(tmp_path, params(tmp_path, drill=False, target=target))
+        assert full.returncode != 0
+        failed = step(full, "backup")
+        assert failed["status"] == "failed" and "No space left on device" in failed["summary"], failed
+        assert str(small) in failed["summary"] and "make room on" in failed["hint"], failed
+        assert "Traceback" not in full.stdout + full.stderr
+        assert not any((p / "backup.json").exists() for p in small.iterdir())
+        assert all(v in ("0", "OFF") for v in galera_desync(lab))
+        assert not list((STATE / "cephfs/apps/harbor-k8s/registry/.snap").iterdir())
+        subprocess.run(["mount", "-o", "remount,size=64m", str(small)], check=True)
+        again = run07(tmp_path, params(tmp_path, drill=False, target=target))
+        assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
+        taken = step(again, "backup")
+        assert taken["data"]["resumed"] is True and taken["data"]["name"] in failed["summary"]
+    finally:
+        subprocess.run(["umount", str(small)], check=True)
+
+
 def test_no_secret_in_any_output(deployed, tmp_path_factory):
     lab, _ = deployed
     secrets = {p.name: p.read_text().strip() for p in (STATE / "secrets").iterdir() if p.is_file()}

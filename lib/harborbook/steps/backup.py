@@ -9,6 +9,7 @@ proves is what those runbooks would build from the backup.
 from __future__ import annotations
 
 import contextlib
+import errno
 import shutil
 import time
 from dataclasses import dataclass
@@ -121,12 +122,15 @@ def take(params: Params, ready: Setup | None, kube: Kube, dry_run: bool, now: da
             ready.target.remove_stale_temporaries(name)
         reuse = set(ready.target.names(name + "/"))
     clock = time.monotonic()
-    with tqdm(desc="backup", unit="B", unit_scale=True, mininterval=1.0, leave=False) as bar:
-        manifest = capture.take(target=ready.target, keyring=ready.keyring, name=name, now=now,
-                                endpoints=_endpoints(params), login=_login(params),
-                                database=params.database.target.database, registry_dir=_registry_dir(params),
-                                fs_name=params.storage.csi.fs_name, kube=kube, namespace=params.cluster.namespace,
-                                harbor_version=_harbor_version(params), reuse=reuse, progress=bar.update)
+    try:
+        with tqdm(desc="backup", unit="B", unit_scale=True, mininterval=1.0, leave=False) as bar:
+            manifest = capture.take(target=ready.target, keyring=ready.keyring, name=name, now=now,
+                                    endpoints=_endpoints(params), login=_login(params),
+                                    database=params.database.target.database, registry_dir=_registry_dir(params),
+                                    fs_name=params.storage.csi.fs_name, kube=kube, namespace=params.cluster.namespace,
+                                    harbor_version=_harbor_version(params), reuse=reuse, progress=bar.update)
+    except OSError as exc:
+        return _write_failed(exc, ready.target.describe(), name)
     elapsed = time.monotonic() - clock
     ready.taken = name
     rows = _areas(manifest)
@@ -139,6 +143,18 @@ def take(params: Params, ready: Setup | None, kube: Kube, dry_run: bool, now: da
                       data={"name": name, "resumed": bool(resumable), "files": len(manifest.files), "bytes": size,
                             "seconds": round(elapsed, 3), "tags": [t.row() for t in manifest.tags],
                             "timings": manifest.timings}, value=manifest)
+
+
+def _write_failed(exc: OSError, target: str, name: str) -> StepResult[Manifest]:
+    """A file system's refusal (full, over quota, read-only, an I/O error) as what to do about it."""
+    where = f" ({exc.filename})" if exc.filename else ""
+    resume = f"run the step again: {name} resumes, keeping every file already written and verified"
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        hint = f"make room on {target} (backup.keep bounds how many backups are kept), then {resume}"
+    else:
+        hint = f"fix {target}, then {resume}"
+    return StepResult("backup", Status.FAILED, f"the backup {name} into {target} stopped: {exc.strerror or exc}{where}",
+                      hint=hint)
 
 
 def _areas(manifest: Manifest) -> list[dict[str, Any]]:
