@@ -26,7 +26,7 @@ from ..backup.manifest import Manifest, backup_name, listing, plan_retention
 from ..backup.target import DirectoryTarget, Target, open_target
 from ..checks import Check, failed, ok
 from ..conditions import ready_and_running
-from ..errors import HarborbookError, RunbookError
+from ..errors import RunbookError
 from ..kube import Kube
 from ..params import Params
 from ..params.backup import Backup

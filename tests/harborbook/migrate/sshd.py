@@ -19,6 +19,10 @@ from typing import Iterator
 
 import pytest
 
+from harborbook.migrate.sshsource import SshSource
+from harborbook.params.sshurl import parse_url
+from harborbook.secrets import SecretRef
+
 SSHD = "/usr/sbin/sshd"
 
 
@@ -93,3 +97,9 @@ def sshd(folder: Path) -> Iterator[Sshd]:
             proc.kill()
             proc.wait()
         log.close()
+
+
+def connect(server: Sshd, path: Path | str, key: Path | None = None, known_hosts: Path | None = None) -> SshSource:
+    """An SSH source for ``path`` on ``server``, with its client key and known_hosts unless given others."""
+    return SshSource(parse_url(server.url(path)), SecretRef(f"file:{key or server.key}"),
+                     known_hosts or server.known_hosts)

@@ -18,18 +18,12 @@ from harborbook.migrate import sshsource
 from harborbook.runbook import Status
 from harborbook.steps import migrate as steps
 
-from .sshd import Sshd, sshd
+from .sshd import Sshd
 from .test_registry_probe import registry
 from .test_steps_migrate import make_params
 from .trees import push
 
 pytestmark = pytest.mark.lab  # needs root and Debian's openssh-server and docker-registry
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory) -> Sshd:
-    with sshd(tmp_path_factory.mktemp("sshd")) as running:
-        yield running
 
 
 @pytest.fixture

@@ -12,24 +12,12 @@ import pytest
 
 from harborbook import migrate
 from harborbook.migrate.copy import TMP_PREFIX
-from harborbook.migrate.sshsource import SshError, SshSource
-from harborbook.params.sshurl import parse_url
-from harborbook.secrets import SecretRef
+from harborbook.migrate.sshsource import SshError
 
-from .sshd import Sshd, sshd
+from .sshd import Sshd, connect
 from .trees import push
 
 pytestmark = pytest.mark.lab  # needs root and Debian's openssh-server
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory) -> Sshd:
-    with sshd(tmp_path_factory.mktemp("sshd")) as running:
-        yield running
-
-
-def connect(server: Sshd, path: Path) -> SshSource:
-    return SshSource(parse_url(server.url(path)), SecretRef(f"file:{server.key}"), server.known_hosts)
 
 
 def test_a_connection_lost_mid_copy_says_so_keeps_what_was_verified_and_resumes(server: Sshd,

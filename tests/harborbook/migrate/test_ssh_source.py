@@ -19,16 +19,10 @@ from harborbook.migrate.sshsource import SshError, SshSource
 from harborbook.params.sshurl import parse_url
 from harborbook.secrets import SecretRef
 
-from .sshd import Sshd, keygen, sshd
+from .sshd import Sshd, connect, keygen
 from .trees import blob_path, files, push
 
 pytestmark = pytest.mark.lab  # needs root and Debian's openssh-server
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory) -> Sshd:
-    with sshd(tmp_path_factory.mktemp("sshd")) as running:
-        yield running
 
 
 @pytest.fixture
@@ -51,11 +45,6 @@ def target(tmp_path: Path) -> Path:
     root = tmp_path / "cephfs" / "registry"
     root.mkdir(parents=True)
     return root
-
-
-def connect(server: Sshd, path: Path | str, key: Path | None = None, known_hosts: Path | None = None) -> SshSource:
-    return SshSource(parse_url(server.url(path)), SecretRef(f"file:{key or server.key}"),
-                     known_hosts or server.known_hosts)
 
 
 def test_the_inventory_over_ssh_is_the_local_one(server: Sshd, source: Path) -> None:

@@ -127,7 +127,8 @@ def test_a_corrupt_blob_is_a_warning_naming_blob_and_tag(env: Path) -> None:
     tag = next(t for t in inv.tags() if t.ref == "project1/app:v1")
     layer = max(inv.closure(tag.digest), key=lambda d: inv.blobs[d])
     path = blob_path(env / "old", layer)
-    path.write_bytes(b"\0" + path.read_bytes()[1:])
+    data = path.read_bytes()
+    path.write_bytes(bytes([data[0] ^ 0xFF]) + data[1:])  # always another byte (a fixed one may already be it)
     result = steps.bulk_copy(found.value, p.storage, False)
     assert result.status is Status.WARNING
     assert f"{layer} (corrupt, used by project1/app:v1)" in result.summary
