@@ -345,7 +345,7 @@ def copy_blobs(source: "Source | Path", target: Path, blobs: dict[str, int], *, 
     lock = threading.Lock()
     arrived: list[BlobOutcome] = []  # outcomes the workers emitted, not yet taken by this thread
     batch: list[BlobOutcome] = []  # published, not yet handed to the settler
-    batched = [0]  # their bytes
+    batched = 0  # their bytes
     # One settler, so the journal takes its batches in order; it flushes while the workers copy on.
     settler = ThreadPoolExecutor(1, thread_name_prefix="migrate-settle")
     settling: list[Future[None]] = []
@@ -356,15 +356,16 @@ def copy_blobs(source: "Source | Path", target: Path, blobs: dict[str, int], *, 
                 progress(n)
 
     def emit(outcome: BlobOutcome) -> None:
+        nonlocal batched
         with lock:
             arrived.append(outcome)
             if outcome.settle:
                 batch.append(outcome)
-                batched[0] += outcome.size
-                if batched[0] >= SETTLE_BYTES:
+                batched += outcome.size
+                if batched >= SETTLE_BYTES:
                     settling.append(settler.submit(settle, target, batch[:], journal))
                     batch.clear()
-                    batched[0] = 0
+                    batched = 0
         if published is not None and outcome.action in GOOD:
             published(outcome.digest)
 
@@ -376,10 +377,11 @@ def copy_blobs(source: "Source | Path", target: Path, blobs: dict[str, int], *, 
 
     def settled() -> None:
         """Wait for the batches handed to the settler, then flush the rest here."""
+        nonlocal batched
         with lock:
             rest = batch[:]
             batch.clear()
-            batched[0] = 0
+            batched = 0
         settler.shutdown(wait=True)
         for future in settling:
             future.result()
@@ -548,7 +550,8 @@ def copy_tree(source: "Source | Path", target: Path, inv: Inventory, *, parallel
     while the workers copy the next ones (creating directories and files is the kernel's work,
     copying bytes mostly the disk's, so the two share the cores well); the tag index links and
     the tags' ``current/link`` follow once every blob is copied, flushed and journaled, as
-    :func:`link_repositories` orders them.
+    :func:`link_repositories` orders them. (A crash between a blob's link and its flush leaves a
+    blob the journal does not name: the next run hashes it again, and replaces it if it is wrong.)
     """
     by_blob = _blob_links(inv, target)
     early = LinkReport()
