@@ -10,8 +10,9 @@ directory goes when the source is closed. Host keys are always checked
 
 What runs on the old host (GNU find and tar, as on any Linux a Harbor runs on):
 
-- ``find blobs/sha256 -printf '%s %P\\n'``: every blob and its size;
-- ``tar -c repositories`` without ``_uploads``: the repositories' directories and link files;
+- in one session, the listing: ``find blobs/sha256 -printf '%s %P\\n'`` (every blob and its
+  size), a line that ends it, then ``tar -c repositories`` without ``_uploads`` (the
+  repositories' directories and link files, and the manifests the revisions name);
 - ``tar -c <blob data files>``: blobs' bytes in a batch, each framed by a tar header, hashed and
   verified here as they arrive (:mod:`.tarstream`), exactly as a local file would be.
 """
