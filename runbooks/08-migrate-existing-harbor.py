@@ -74,8 +74,9 @@ rb.step(migrate.source_database, found.value)
 # in the journal beside the tree once on disk. Largest first: `migrate.parallel` at a time from a
 # local path, in one stream over SSH. A corrupt source blob is named with the tags that use it and
 # never copied. Each blob's link files are written as soon as it arrives, and each tag's
-# `current/link` last, so a tag appears only once all it needs is there. Interrupted, a re-run
-# skips every blob the journal names.
+# `current/link` last, so a tag appears only once all it needs is there. Interrupted (Ctrl-C, a
+# lost connection to the old host, a full CephFS), the step says which; a re-run skips every blob
+# the journal names.
 
 # %%
 rb.step(migrate.bulk_copy, found.value, rb.params.storage, rb.dry_run)
@@ -93,7 +94,8 @@ rb.step(migrate.cutover, found.value, rb.params.storage, rb.dry_run)
 
 # %% [markdown]
 # ## Delta copy
-# The same copy, over what changed since the bulk copy: usually a few blobs and links.
+# The same copy, over what changed since the bulk copy: usually a few blobs and links. Over SSH
+# it reads through the connection the cut-over opened: one login inside the write window.
 
 # %%
 rb.step(migrate.delta_copy, found.value, rb.params.storage, rb.dry_run)
