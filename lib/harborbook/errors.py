@@ -7,6 +7,8 @@ the notebooks show these three lines, not our stack.
 
 from __future__ import annotations
 
+import errno
+
 
 class HarborbookError(Exception):
     """Base class: a message, an optional hint and an optional runbook to see next."""
@@ -89,3 +91,10 @@ def transport_error(status: int | None, message: str, hint: str | None = None,
     """The named TransportError for a remote's status (plain TransportError for the others)."""
     cls = _BY_STATUS.get(status, TransportError) if status is not None else TransportError
     return cls(message, hint=hint, see=see, status=status)
+
+
+def file_system_refusal(exc: OSError) -> tuple[str, bool]:
+    """What a file system said, with the file it said it of; and whether it is out of room
+    (full or over quota: making room is then what to do)."""
+    where = f" ({exc.filename})" if exc.filename else ""
+    return f"{exc.strerror or exc}{where}", exc.errno in (errno.ENOSPC, errno.EDQUOT)

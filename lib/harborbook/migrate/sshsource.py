@@ -206,15 +206,6 @@ class SshSource(Source):
                         f"{text.splitlines()[-1] if text else 'no message'}",
                         hint="the connection to the old host may have been lost: run the step again (it resumes)")
 
-    def _output(self, script: str, what: str, ok: tuple[int, ...] = (0,)) -> bytes:
-        with self._channels:
-            proc, err = self._popen(script)
-            with err:
-                out, _ = proc.communicate()
-                if proc.returncode not in ok:
-                    raise self._lost(what, err, proc.returncode)
-        return out
-
     def _check_script(self) -> str:
         """Shell lines that print why the tree cannot be read and stop, or print ``ok``."""
         root, v2 = shlex.quote(self.root), shlex.quote(self.v2)

@@ -9,7 +9,6 @@ proves is what those runbooks would build from the backup.
 from __future__ import annotations
 
 import contextlib
-import errno
 import shutil
 import time
 from dataclasses import dataclass
@@ -26,7 +25,7 @@ from ..backup.manifest import Manifest, backup_name, listing, plan_retention
 from ..backup.target import DirectoryTarget, Target, open_target
 from ..checks import Check, failed, ok
 from ..conditions import ready_and_running
-from ..errors import RunbookError
+from ..errors import RunbookError, file_system_refusal
 from ..kube import Kube
 from ..params import Params
 from ..params.backup import Backup
@@ -147,14 +146,10 @@ def take(params: Params, ready: Setup | None, kube: Kube, dry_run: bool, now: da
 
 def _write_failed(exc: OSError, target: str, name: str) -> StepResult[Manifest]:
     """A file system's refusal (full, over quota, read-only, an I/O error) as what to do about it."""
-    where = f" ({exc.filename})" if exc.filename else ""
-    resume = f"run the step again: {name} resumes, keeping every file already written and verified"
-    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
-        hint = f"make room on {target} (backup.keep bounds how many backups are kept), then {resume}"
-    else:
-        hint = f"fix {target}, then {resume}"
-    return StepResult("backup", Status.FAILED, f"the backup {name} into {target} stopped: {exc.strerror or exc}{where}",
-                      hint=hint)
+    said, full = file_system_refusal(exc)
+    hint = ((f"make room on {target} (backup.keep bounds how many backups are kept)" if full else f"fix {target}")
+            + f", then run the step again: {name} resumes, keeping every file already written and verified")
+    return StepResult("backup", Status.FAILED, f"the backup {name} into {target} stopped: {said}", hint=hint)
 
 
 def _areas(manifest: Manifest) -> list[dict[str, Any]]:

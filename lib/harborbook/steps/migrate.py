@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import errno
 import os
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -26,7 +25,7 @@ import pandas as pd
 
 from .. import checks, db, migrate
 from ..checks import Check, failed, guard, ok
-from ..errors import HarborbookError, Unauthorized
+from ..errors import HarborbookError, Unauthorized, file_system_refusal
 from ..kube import Kube
 from ..params import Params
 from ..params.migrate import Migrate
@@ -190,13 +189,10 @@ def _copy(section: Migrate, storage: Storage, inv: migrate.Inventory, desc: str,
 
 def _copy_failed(exc: OSError, target: Path, storage: Storage) -> HarborbookError:
     """A file system's refusal (full, over quota, read-only, an I/O error) as what to do about it."""
-    where = f" ({exc.filename})" if exc.filename else ""
-    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
-        hint = (f"make room on the CephFS (or raise the quota of {storage.root}: getfattr -n ceph.quota.max_bytes "
-                f"on its directory) and run the step again: the blobs already verified are kept")
-    else:
-        hint = "fix the file system and run the step again: the blobs already verified are kept"
-    return HarborbookError(f"the copy into {target} stopped: {exc.strerror or exc}{where}", hint=hint)
+    said, full = file_system_refusal(exc)
+    hint = (f"make room on the CephFS (or raise the quota of {storage.root}: getfattr -n ceph.quota.max_bytes on its "
+            "directory)" if full else "fix the file system") + " and run the step again: the blobs already verified are kept"
+    return HarborbookError(f"the copy into {target} stopped: {said}", hint=hint)
 
 
 def _copy_table(inv: migrate.Inventory, report: migrate.CopyReport) -> pd.DataFrame:
@@ -322,6 +318,7 @@ def cutover(state: Migration, storage: Storage, dry_run: bool) -> StepResult[Non
     clock = time.monotonic()
     if state.connection is not None:  # the cell run again
         state.connection.close()
+        state.connection = None
     connection = _source(section)
     try:
         state.final = migrate.scan(connection)

@@ -103,3 +103,18 @@ def test_running_the_cut_over_cell_again_closes_the_first_connection(server: Ssh
     assert again.status is Status.OK and first is not None and closed(first)
     assert state.connection is not first and not closed(state.connection)
     state.connection.close()
+
+
+def test_a_cut_over_run_again_that_cannot_reconnect_keeps_no_closed_connection(server: Sshd, tmp_path: Path,
+                                                                              connections) -> None:
+    p, state, cut = frozen_migration(server, tmp_path)
+    first = state.connection
+    with registry(tmp_path / "old", tmp_path, readonly=True) as url:
+        doc = yaml.safe_load((tmp_path / "params.yaml").read_text())
+        doc["migrate"]["source"].update(url=url, known_hosts=str(tmp_path / "no-such-known-hosts"))
+        (tmp_path / "params.yaml").write_text(yaml.safe_dump(doc))
+        state.section = params_mod.load(tmp_path / "params.yaml").migrate
+        with pytest.raises(HarborbookError, match="known_hosts file .* does not exist"):
+            steps.cutover(state, p.storage, False)
+    assert first is not None and closed(first)
+    assert state.connection is None, "the delta copy would read through a closed connection"

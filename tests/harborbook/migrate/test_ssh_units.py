@@ -115,3 +115,58 @@ def test_a_stream_cut_between_members_and_garbage_are_errors() -> None:
         TarStream(io.BytesIO(b"")).next()
     with pytest.raises(TarStreamError, match="not a tar header"):
         TarStream(io.BytesIO(b"Permission denied\n" + bytes(494))).next()
+
+
+# ---------------------------------------------------------------- the listing's blob sizes
+def _listing_source():
+    from harborbook.migrate.sshsource import SshSource
+
+    src = object.__new__(SshSource)  # no connection: only the parsing of what the session sent
+    src.what, src.location = "migrate.source.registry", parse_url("ssh://root@old-harbor:22/data/registry")
+    return src
+
+
+def _said(text: bytes) -> tuple[io.BufferedReader, io.BytesIO]:
+    return io.BufferedReader(io.BytesIO(text)), io.BytesIO(b"find: 'blobs/sha256/ab': Permission denied\n")
+
+
+class _Exited:
+    def __init__(self, code: int):
+        self.code = code
+
+    def wait(self) -> int:
+        return self.code
+
+
+def test_the_blob_listing_ends_at_its_end_line_and_leaves_the_tar_that_follows() -> None:
+    from harborbook.migrate.sshsource import LISTING_END
+
+    good = "ab" + "0" * 62
+    stream, err = _said(f"123 ab/{good}/data\n9 zz/not-a-digest/data\n{LISTING_END} 0\n".encode() + b"TAR")
+    assert _listing_source()._blob_sizes(stream, err, _Exited(0)) == {f"sha256:{good}": 123}
+    assert stream.read() == b"TAR"
+
+
+def test_a_failed_find_or_a_listing_cut_short_is_a_lost_listing_naming_what_find_said() -> None:
+    from harborbook.migrate.sshsource import LISTING_END, SshError
+
+    stream, err = _said(f"{LISTING_END} 1\n".encode())
+    with pytest.raises(SshError) as failed:
+        _listing_source()._blob_sizes(stream, err, _Exited(0))
+    assert "listing the blobs on root@old-harbor failed (exit status 1)" in str(failed.value)
+    assert "Permission denied" in str(failed.value) and "run the step again" in failed.value.hint
+    stream, err = _said(b"123 ab/" + b"0" * 64 + b"/data\n")  # the session ended before the end line
+    with pytest.raises(SshError, match="exit status 255"):
+        _listing_source()._blob_sizes(stream, err, _Exited(255))
+
+
+def test_a_file_system_refusal_says_what_and_where_and_whether_room_would_help() -> None:
+    import errno
+
+    from harborbook.errors import file_system_refusal
+
+    assert file_system_refusal(OSError(errno.ENOSPC, "No space left on device", "/cephfs/x")) == (
+        "No space left on device (/cephfs/x)", True)
+    assert file_system_refusal(OSError(errno.EDQUOT, "Disk quota exceeded"))[1] is True
+    assert file_system_refusal(OSError(errno.EROFS, "Read-only file system", "/cephfs/y")) == (
+        "Read-only file system (/cephfs/y)", False)
