@@ -16,6 +16,7 @@ import pwd
 import re
 import shutil
 import subprocess
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -123,10 +124,34 @@ def root_sql(socket: Path, sql: str, timeout: float = 60) -> str:
     argv = ["/usr/bin/mariadb", "--no-defaults", f"--socket={socket}", "-uroot", "--batch", "--skip-column-names"]
     done = subprocess.run(argv, input=sql, capture_output=True, text=True, timeout=timeout)
     if done.returncode != 0:
-        first = done.stderr.strip().splitlines()[:1]
-        code = re.match(r"ERROR \d+ \(\w+\)", first[0]) if first else None
-        raise DbError(f"root SQL on {socket} failed: {code.group(0) if code else 'exit ' + str(done.returncode)}")
+        raise DbError(f"root SQL on {socket} failed: {refusal(done.stderr, done.returncode)}")
     return done.stdout
+
+
+def refusal(stderr: str, returncode: int) -> str:
+    """The client's first error line, cut at its first quote: what follows a quote may echo the
+    SQL (a syntax error's ``near '...'``), and the SQL may hold a password hash."""
+    lines = stderr.strip().splitlines()
+    if not lines:
+        return f"exit {returncode}, nothing on stderr"
+    first = lines[0]
+    return first[: first.index("'")].rstrip() + " …" if "'" in first else first
+
+
+def root_sql_until_accepted(socket: Path, sql: str, within: float = 60) -> str:
+    """root_sql, again every half second while the server refuses it, up to within seconds.
+
+    For idempotent SQL right after a start: a node that just answered its first
+    SELECT can still refuse a replicated statement for a moment under load.
+    """
+    deadline = time.monotonic() + within
+    while True:
+        try:
+            return root_sql(socket, sql)
+        except DbError:
+            if time.monotonic() >= deadline:
+                raise
+            time.sleep(0.5)
 
 
 def socket_answers(socket: Path) -> bool:
@@ -161,7 +186,7 @@ def superuser_sql(user: str, password: str) -> str:
 
 
 def create_admin(socket: Path, user: str, password: str) -> None:
-    root_sql(socket, superuser_sql(user, password))
+    root_sql_until_accepted(socket, superuser_sql(user, password))
 
 
 # -- Galera ----------------------------------------------------------------------

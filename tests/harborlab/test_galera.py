@@ -4,11 +4,15 @@ must reach. No root, no daemons."""
 from __future__ import annotations
 
 import hashlib
+import itertools
+from pathlib import Path
 
 import pytest
 
 from harborlab.component import DEGRADED, OK
+from harborlab import galera
 from harborlab.galera import (
+    DbError,
     Node,
     choose_bootstrap,
     classify,
@@ -16,6 +20,8 @@ from harborlab.galera import (
     native_password_hash,
     nodes_from,
     parse_grastate,
+    refusal,
+    root_sql_until_accepted,
     server_cnf,
     superuser_sql,
     wsrep_settings,
@@ -105,3 +111,50 @@ def test_missing_folders_below_the_state_are_not_a_problem(tmp_path):
     from harborlab.galera import require_traversable
 
     require_traversable(Path("/usr/share/not-created-yet/galera"))  # only existing folders are checked
+
+
+@pytest.mark.parametrize(
+    ("stderr", "said"),
+    [
+        ("ERROR 1047 (08S01) at line 1: WSREP has not yet prepared node for application use\n",
+         "ERROR 1047 (08S01) at line 1: WSREP has not yet prepared node for application use"),
+        ("ERROR 1064 (42000) at line 2: You have an error in your SQL syntax; check the manual that corresponds "
+         "to your MariaDB server version for the right syntax to use near 'PASSWORD '*31C5DF' at line 1\n",
+         "ERROR 1064 (42000) at line 2: You have an error in your SQL syntax; check the manual that corresponds "
+         "to your MariaDB server version for the right syntax to use near …"),
+        ("", "exit 1, nothing on stderr"),
+    ],
+    ids=["whole-line", "cut-at-the-quote", "silent"],
+)
+def test_a_refusal_says_what_the_client_said_but_never_the_sql(stderr, said):
+    assert refusal(stderr, 1) == said
+
+
+def test_sql_refused_for_a_moment_after_a_start_is_sent_again(monkeypatch):
+    answers = [DbError("root SQL on s failed: ERROR 1047"), DbError("root SQL on s failed: ERROR 1047"), "done"]
+    sent = []
+
+    def root_sql(socket, sql):
+        sent.append(sql)
+        answer = answers.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    monkeypatch.setattr(galera, "root_sql", root_sql)
+    monkeypatch.setattr(galera.time, "sleep", lambda seconds: None)
+    assert root_sql_until_accepted(Path("s"), "CREATE USER ...") == "done"
+    assert sent == ["CREATE USER ..."] * 3
+
+
+def test_sql_refused_until_the_deadline_raises_the_last_refusal(monkeypatch):
+    tries = itertools.count(1)
+
+    def root_sql(socket, sql):
+        raise DbError(f"refusal {next(tries)}")
+
+    monkeypatch.setattr(galera, "root_sql", root_sql)
+    monkeypatch.setattr(galera.time, "sleep", lambda seconds: None)
+    with pytest.raises(DbError) as raised:
+        root_sql_until_accepted(Path("s"), "CREATE USER ...", within=0.05)
+    assert str(raised.value) == f"refusal {next(tries) - 1}"
