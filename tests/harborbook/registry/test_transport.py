@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import socket
-from http.server import BaseHTTPRequestHandler
 
 import pytest
 
@@ -12,22 +11,11 @@ from harborbook.registry import RegistryClient, Response, http_error, short_body
 from harborbook.registry.client import with_query
 from harborbook.registry.transport import BODY_LIMIT, request
 from harborbook.secrets import remember
+from tests.support.httpfakes import QuietHandler
 
 
-class Handler(BaseHTTPRequestHandler):
+class Handler(QuietHandler):
     seen: list[tuple[str, str, str | None]] = []
-
-    def log_message(self, *args):  # keep test output clean
-        pass
-
-    def _answer(self, status, headers=(), body=b""):
-        self.send_response(status)
-        for key, value in headers:
-            self.send_header(key, value)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(body)
 
     def do_GET(self):
         Handler.seen.append((self.command, self.path, self.headers.get("Authorization")))
@@ -152,20 +140,13 @@ def test_with_query(url, expected):
     assert with_query(url, digest="sha256:ab") == expected
 
 
-class UploadHandler(BaseHTTPRequestHandler):
+class UploadHandler(QuietHandler):
     """Just enough of the blob upload protocol, answering with relative Locations."""
 
     requests: list[tuple[str, str, bytes]] = []
 
-    def log_message(self, *args):
-        pass
-
-    def _answer(self, status, location=None):
-        self.send_response(status)
-        if location:
-            self.send_header("Location", location)
-        self.send_header("Content-Length", "0")
-        self.end_headers()
+    def _moved(self, status, location=None):
+        self._answer(status, [("Location", location)] if location else [])
 
     def _record(self):
         length = int(self.headers.get("Content-Length") or 0)
@@ -177,16 +158,16 @@ class UploadHandler(BaseHTTPRequestHandler):
 
     def do_POST(self):
         self._record()
-        self._answer(202, "/v2/lib/x/blobs/uploads/u1?_state=0")  # absolute path, no host
+        self._moved(202, "/v2/lib/x/blobs/uploads/u1?_state=0")  # absolute path, no host
 
     def do_PATCH(self):
         self._record()
         step = len([r for r in UploadHandler.requests if r[0] == "PATCH"])
-        self._answer(202, f"u1?_state={step}")  # relative to the current path
+        self._moved(202, f"u1?_state={step}")  # relative to the current path
 
     def do_PUT(self):
         self._record()
-        self._answer(201, "/v2/lib/x/blobs/sha256:done")
+        self._moved(201, "/v2/lib/x/blobs/sha256:done")
 
 
 @pytest.fixture

@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qs, urlsplit
 
+from tests.support.httpfakes import QuietHandler
+
 # ------------------------------------------------------------------ Redis
 
 
@@ -165,19 +167,7 @@ MANIFEST = re.compile(r"^/v2/(?P<name>.+)/manifests/(?P<reference>[^/]+)$")
 def harbor_front(state: FrontState) -> type[BaseHTTPRequestHandler]:
     """A handler class serving ``state`` (for the ``local_http`` fixture)."""
 
-    class Front(BaseHTTPRequestHandler):
-        def log_message(self, *args):
-            pass
-
-        def _answer(self, status, headers=(), body=b""):
-            self.send_response(status)
-            for key, value in headers:
-                self.send_header(key, value)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            if self.command != "HEAD":
-                self.wfile.write(body)
-
+    class Front(QuietHandler):
         def _body(self) -> bytes:
             return self.rfile.read(int(self.headers.get("Content-Length") or 0))
 

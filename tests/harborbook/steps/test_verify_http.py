@@ -3,32 +3,20 @@
 
 from __future__ import annotations
 
-from http.server import BaseHTTPRequestHandler
-
 import pytest
 
 from harborbook.errors import TransportError
 from harborbook.params.models import Harbor, Redis
 from harborbook.runbook import Status
 from harborbook.steps import verify
+from tests.support.httpfakes import QuietHandler
 
 PASSWORD = "Harbor-Test-1234"
 
 
-class Front(BaseHTTPRequestHandler):
+class Front(QuietHandler):
     realm = None  # None: the right one
     cookie = True
-
-    def log_message(self, *args):
-        pass
-
-    def _answer(self, status, headers=(), body=b""):
-        self.send_response(status)
-        for key, value in headers:
-            self.send_header(key, value)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
 
     def do_GET(self):
         host = self.headers["Host"]
