@@ -387,18 +387,29 @@ def copy_blobs(source: "Source | Path", target: Path, blobs: dict[str, int], *, 
             future.result()
         settle(target, rest, journal)
 
+    def work(job: list[tuple[str, int]]) -> None:
+        try:
+            _copy_job(src, target, job, journal=journal, owner=owner, stop=stop, progress=tick, durable=False,
+                      emit=emit)
+        except Stopped:
+            raise
+        except BaseException:
+            # The first error stops the copy here, in the worker: no blob starts after it (a full
+            # target would otherwise take more small blobs while this thread wakes up to the error).
+            stop.set()
+            raise
+
     started = time.monotonic()
     pool = ThreadPoolExecutor(max(1, parallel), thread_name_prefix="migrate-copy")
+    futures: list[Future[None]] = []
     try:
-        futures = [pool.submit(_copy_job, src, target, job, journal=journal, owner=owner, stop=stop,
-                               progress=tick, durable=False, emit=emit) for job in jobs(src, blobs, parallel)]
+        futures = [pool.submit(work, job) for job in jobs(src, blobs, parallel)]
         pending = set(futures)
         while pending:
             done, pending = wait(pending, timeout=0.5, return_when=FIRST_EXCEPTION)
             take()
-            for f in done:
-                if f.exception() is not None and not isinstance(f.exception(), Stopped):
-                    raise f.exception()  # type: ignore[misc]
+            if (failed := _failure(done)) is not None:
+                raise failed
             for f in settling:
                 if f.done() and f.exception() is not None:
                     raise f.exception()  # type: ignore[misc]
@@ -418,7 +429,17 @@ def copy_blobs(source: "Source | Path", target: Path, blobs: dict[str, int], *, 
         # Whatever was published, interrupted or not, is flushed and journaled: a re-run skips it.
         settled()
         report.seconds = time.monotonic() - started
+    if (failed := _failure(futures)) is not None:
+        raise failed  # a worker failed and set stop before this thread saw the failure
     return report
+
+
+def _failure(futures: Iterable[Future[None]]) -> BaseException | None:
+    """The first error a finished job raised (a job that stopped on request did not fail)."""
+    for f in futures:
+        if f.done() and not f.cancelled() and not isinstance(f.exception(), (Stopped, type(None))):
+            return f.exception()
+    return None
 
 
 # ---------------------------------------------------------------- links

@@ -12,7 +12,7 @@ from harborbook import migrate
 from harborbook.migrate import layout
 from harborbook.migrate.source import LocalSource
 
-from .trees import blob_path, files, push
+from .trees import blob_path, files, push, put_blob
 
 
 class Watching(LocalSource):
@@ -95,3 +95,49 @@ def test_a_flush_that_fails_while_the_copy_goes_on_stops_it_with_that_error(tmp_
     with pytest.raises(OSError, match="No space left"):
         migrate.copy_blobs(old, target, inv.blobs, parallel=2, journal=migrate.Journal(target))
     assert not migrate.Journal(target).path.exists() or migrate.Journal(target).path.read_text() == ""
+
+
+class FailingAt(LocalSource):
+    """A local source whose stream breaks at one blob (as a lost disk or connection would); notes what was asked."""
+
+    def __init__(self, root: Path, broken: str):
+        super().__init__(root)
+        self.broken = broken
+        self.asked: list[str] = []
+
+    @contextlib.contextmanager
+    def blobs(self, items):
+        self.asked += [d for d, _ in items]
+        if self.broken in self.asked:
+            raise OSError(5, "Input/output error")
+        with super().blobs(items) as stream:
+            yield stream
+
+
+@pytest.mark.parametrize("parallel", [1, 2])
+def test_the_first_error_stops_the_copy_no_blob_starts_after_it(tmp_path: Path, parallel: int) -> None:
+    old, target, _ = tree(tmp_path)
+    for n in range(40):  # many small blobs after the failing one, each quick to copy
+        put_blob(old, os.urandom(100) + bytes([n]))
+    inv = migrate.scan(old)
+    largest_first = sorted(inv.blobs, key=lambda d: (-inv.blobs[d], d))
+    src = FailingAt(old, broken=largest_first[1])
+    with pytest.raises(OSError, match="Input/output error"):
+        migrate.copy_blobs(src, target, inv.blobs, parallel=parallel, journal=migrate.Journal(target))
+    # The workers already busy may finish their blob; none takes a new one once the error is raised.
+    assert len(src.asked) <= 1 + parallel, f"{len(src.asked)} blobs asked for after the failure at the second"
+
+
+def test_a_job_stopped_on_request_or_cancelled_is_no_failure_an_error_is() -> None:
+    from concurrent.futures import Future
+
+    from harborbook.migrate.copy import Stopped, _failure
+
+    ok, stopped, cancelled, broken = Future(), Future(), Future(), Future()
+    ok.set_result(None)
+    stopped.set_exception(Stopped())
+    cancelled.cancel()
+    error = OSError(28, "No space left on device")
+    broken.set_exception(error)
+    assert _failure([ok, stopped, cancelled]) is None
+    assert _failure([ok, stopped, cancelled, broken]) is error
