@@ -22,13 +22,13 @@ from harborlab.component import DEGRADED, DOWN, OK, RUNNING, STARTED, StatusRow
 from harborlab.galera import (
     MARIADBD,
     connect,
+    create_admin,
     initialised,
     install_datadir,
     prepare_folder,
     root_sql,
     server_cnf,
     socket_answers,
-    superuser_sql,
 )
 
 from harborlab.lab import generate_password
@@ -177,7 +177,7 @@ class SourceDb:
 
     def _load(self, lab: "Lab", socket: Path, rows: int) -> None:
         # harbor_src is root-equivalent on the source, as the reference setup's root was.
-        root_sql(socket, superuser_sql(USER, lab.secret_value(SECRET)))
+        create_admin(socket, USER, lab.secret_value(SECRET))
         root_sql(socket, schema_sql() + sample_sql(), timeout=120)
         conn = self._connect(lab, database=DATABASE, local_infile=True, read_timeout=3600)
         try:
