@@ -129,13 +129,15 @@ def root_sql(socket: Path, sql: str, timeout: float = 60) -> str:
 
 
 def refusal(stderr: str, returncode: int) -> str:
-    """The client's first error line, cut at its first quote: what follows a quote may echo the
-    SQL (a syntax error's ``near '...'``), and the SQL may hold a password hash."""
+    """The client's first error line, cut where its first quotation opens: a quotation may echo
+    the SQL (a syntax error's ``near '...'``), and the SQL may hold a password hash. (An
+    apostrophe inside a word, as in "Can't", opens none.)"""
     lines = stderr.strip().splitlines()
     if not lines:
         return f"exit {returncode}, nothing on stderr"
     first = lines[0]
-    return first[: first.index("'")].rstrip() + " …" if "'" in first else first
+    quoted = re.search(r"(?:^|\s)'", first)
+    return first[: quoted.start()].rstrip() + " …" if quoted else first
 
 
 def root_sql_until_accepted(socket: Path, sql: str, within: float = 60) -> str:

@@ -122,9 +122,11 @@ def test_missing_folders_below_the_state_are_not_a_problem(tmp_path):
          "to your MariaDB server version for the right syntax to use near 'PASSWORD '*31C5DF' at line 1\n",
          "ERROR 1064 (42000) at line 2: You have an error in your SQL syntax; check the manual that corresponds "
          "to your MariaDB server version for the right syntax to use near …"),
+        ("ERROR 2002 (HY000): Can't connect to local server through socket '/lab/galera-1/mysqld.sock' (2)\n",
+         "ERROR 2002 (HY000): Can't connect to local server through socket …"),
         ("", "exit 1, nothing on stderr"),
     ],
-    ids=["whole-line", "cut-at-the-quote", "silent"],
+    ids=["whole-line", "cut-at-the-quote", "an-apostrophe-is-no-quote", "silent"],
 )
 def test_a_refusal_says_what_the_client_said_but_never_the_sql(stderr, said):
     assert refusal(stderr, 1) == said
