@@ -190,8 +190,10 @@ def _copy(section: Migrate, storage: Storage, inv: migrate.Inventory, desc: str,
 def _copy_failed(exc: OSError, target: Path, storage: Storage) -> HarborbookError:
     """A file system's refusal (full, over quota, read-only, an I/O error) as what to do about it."""
     said, full = file_system_refusal(exc)
-    hint = (f"make room on the CephFS (or raise the quota of {storage.root}: getfattr -n ceph.quota.max_bytes on its "
-            "directory)" if full else "fix the file system") + " and run the step again: the blobs already verified are kept"
+    quota_dir = Path(storage.mount) / storage.root.lstrip("/")
+    hint = (f"make room on the CephFS, or raise the quota that holds {storage.root} (setfattr -n ceph.quota.max_bytes "
+            f"-v BYTES {quota_dir}, or on the directory above it that carries the quota)" if full
+            else "fix the file system") + ", and run the step again: the blobs already verified are kept"
     return HarborbookError(f"the copy into {target} stopped: {said}", hint=hint)
 
 

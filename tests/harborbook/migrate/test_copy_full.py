@@ -45,6 +45,7 @@ def test_a_full_target_stops_the_copy_with_what_to_do_and_a_rerun_resumes(tmp_pa
     error = caught.value
     assert str(small_target) in error.message and "No space left on device" in error.message, error.message
     assert "make room on the CephFS" in (error.hint or "") and "run the step again" in (error.hint or "")
+    assert "setfattr -n ceph.quota.max_bytes" in (error.hint or ""), error.hint
     assert list(small_target.rglob(TMP_PREFIX + "*")) == []
 
     # Room made (the tmpfs grown), the same step again: what was verified stays, the rest arrives.

@@ -64,6 +64,14 @@ def frozen_migration(server: Sshd, tmp_path: Path):
         return p, found.value, steps.cutover(found.value, p.storage, False)
 
 
+def source_changed(tmp_path: Path, **source):
+    """The migrate section again, from params.yaml with ``source`` keys changed (the cell's params edited)."""
+    doc = yaml.safe_load((tmp_path / "params.yaml").read_text())
+    doc["migrate"]["source"].update(source)
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(doc))
+    return params_mod.load(tmp_path / "params.yaml").migrate
+
+
 def closed(source: sshsource.SshSource) -> bool:
     return not source._dir.exists() and (source._master is None or source._master.poll() is not None)
 
@@ -95,10 +103,7 @@ def test_running_the_cut_over_cell_again_closes_the_first_connection(server: Ssh
     p, state, cut = frozen_migration(server, tmp_path)
     first = state.connection
     with registry(tmp_path / "old", tmp_path, readonly=True) as url:
-        doc = yaml.safe_load((tmp_path / "params.yaml").read_text())
-        doc["migrate"]["source"]["url"] = url
-        (tmp_path / "params.yaml").write_text(yaml.safe_dump(doc))
-        state.section = params_mod.load(tmp_path / "params.yaml").migrate
+        state.section = source_changed(tmp_path, url=url)
         again = steps.cutover(state, p.storage, False)
     assert again.status is Status.OK and first is not None and closed(first)
     assert state.connection is not first and not closed(state.connection)
@@ -110,10 +115,7 @@ def test_a_cut_over_run_again_that_cannot_reconnect_keeps_no_closed_connection(s
     p, state, cut = frozen_migration(server, tmp_path)
     first = state.connection
     with registry(tmp_path / "old", tmp_path, readonly=True) as url:
-        doc = yaml.safe_load((tmp_path / "params.yaml").read_text())
-        doc["migrate"]["source"].update(url=url, known_hosts=str(tmp_path / "no-such-known-hosts"))
-        (tmp_path / "params.yaml").write_text(yaml.safe_dump(doc))
-        state.section = params_mod.load(tmp_path / "params.yaml").migrate
+        state.section = source_changed(tmp_path, url=url, known_hosts=str(tmp_path / "no-such-known-hosts"))
         with pytest.raises(HarborbookError, match="known_hosts file .* does not exist"):
             steps.cutover(state, p.storage, False)
     assert first is not None and closed(first)
